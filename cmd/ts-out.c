@@ -1,0 +1,197 @@
+/*
+ * ts-out: put tuples into the space.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "field.h"
+#include "xmalloc.h"
+
+#define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l field ... | ts-out [-s socket] -"
+
+/* A batch goes out when it holds this many tuples or bytes. */
+#define BATCH_TUPLES 4096
+#define BATCH_BYTES (1u << 20)
+
+static const char help_text[] =
+    "  -          put one tuple per input line, each a JSON array\n"
+    "  -h, --help  show this help\n"
+    "  -j          the single argument is the whole tuple as a JSON array\n"
+    "  -l          for each input line L put the tuple [field ..., L]\n"
+    "  -s socket   the daemon's socket (default: $TS_SOCKET)\n"
+    "  --version   show the version\n"
+    "\nFields: a JSON word is that value, any other word a string.  Exit: 0 done,\n"
+    "2 usage or bad tuple, 3 daemon unreachable, 4 other failure.\n";
+
+static int bulk(struct ts_conn *conn, char **prefix, int nprefix, int lines);
+static int flush_batch(struct ts_conn *conn, json_t **batch, int *inflight, size_t *bytes);
+static int finish_batch(struct ts_conn *conn, int *inflight);
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sock = NULL;
+    struct ts_conn *conn;
+    json_t *tuple;
+    char err[400];
+    int ch, jflag = 0, lflag = 0, rc;
+
+    ts_cli_init("ts-out");
+    while ((ch = getopt_long(argc, argv, "+hjls:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': ts_help(USAGE, help_text);
+        case 'j': jflag = 1; break;
+        case 'l': lflag = 1; break;
+        case 's': sock = optarg; break;
+        case 'V': ts_version();
+        default: ts_usage(USAGE);
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (lflag && jflag)
+        ts_die(TS_EXIT_USAGE, "-j and -l cannot be used together");
+    if (!lflag && argc == 1 && strcmp(argv[0], "-") == 0 && !jflag) {
+        conn = ts_cli_connect(sock, NULL, 0);
+        rc = bulk(conn, NULL, 0, 0);
+        ts_conn_close(conn);
+        return rc;
+    }
+    if (lflag) {
+        /* Check the fields before reading anything. */
+        tuple = argc > 0 ? ts_words_tuple(argv, argc, err, sizeof err) : json_array();
+        if (tuple == NULL)
+            ts_die(TS_EXIT_USAGE, "%s", err);
+        json_decref(tuple);
+        conn = ts_cli_connect(sock, NULL, 0);
+        rc = bulk(conn, argv, argc, 1);
+        ts_conn_close(conn);
+        return rc;
+    }
+    if (argc == 0 || (jflag && argc != 1))
+        ts_usage(USAGE);
+    tuple = jflag ? ts_json_tuple(argv[0], err, sizeof err)
+                  : ts_words_tuple(argv, argc, err, sizeof err);
+    if (tuple == NULL)
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    conn = ts_cli_connect(sock, NULL, 0);
+    rc = ts_out(conn, tuple, err, sizeof err);
+    if (rc != TS_EXIT_OK)
+        ts_warn("%s", err);
+    ts_conn_close(conn);
+    json_decref(tuple);
+    return rc;
+}
+
+/*
+ * Read stdin and put tuples in batches, with one batch in flight while the
+ * next is read, so the daemon and this process work at the same time.  A
+ * bad line stops the run: every line before it has been put, none after.
+ */
+static int
+bulk(struct ts_conn *conn, char **prefix, int nprefix, int lines)
+{
+    json_t *batch = json_array(), *tuple;
+    char *line = NULL, err[400];
+    size_t cap = 0, bytes = 0;
+    ssize_t n;
+    long lineno = 0;
+    int inflight = 0, rc = TS_EXIT_OK;
+
+    while (rc == TS_EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (lines) {
+            tuple = ts_words_tuple(prefix, nprefix, err, sizeof err);
+            if (tuple == NULL)
+                tuple = json_array();
+            if (json_array_append_new(tuple, json_stringn(line, (size_t)n)) < 0) {
+                ts_warn("line %ld: not valid UTF-8", lineno);
+                json_decref(tuple);
+                rc = TS_EXIT_USAGE;
+                break;
+            }
+        } else {
+            if (n == 0)
+                continue;
+            tuple = ts_json_tuple(line, err, sizeof err);
+            if (tuple == NULL) {
+                ts_warn("line %ld: %s", lineno, err);
+                rc = TS_EXIT_USAGE;
+                break;
+            }
+        }
+        json_array_append_new(batch, tuple);
+        bytes += (size_t)n + 8;
+        if (json_array_size(batch) >= BATCH_TUPLES || bytes >= BATCH_BYTES)
+            rc = flush_batch(conn, &batch, &inflight, &bytes);
+    }
+    if (ferror(stdin) && rc == TS_EXIT_OK) {
+        ts_warn("cannot read input: %s", strerror(errno));
+        rc = TS_EXIT_FAIL;
+    }
+    /* What was read before a bad line still goes in. */
+    if (json_array_size(batch) > 0) {
+        int rc2 = flush_batch(conn, &batch, &inflight, &bytes);
+
+        if (rc == TS_EXIT_OK)
+            rc = rc2;
+    }
+    while (inflight > 0) {
+        int rc2 = finish_batch(conn, &inflight);
+
+        if (rc == TS_EXIT_OK)
+            rc = rc2;
+        if (rc2 == TS_EXIT_CONN)
+            break;
+    }
+    json_decref(batch);
+    free(line);
+    return rc;
+}
+
+static int
+flush_batch(struct ts_conn *conn, json_t **batch, int *inflight, size_t *bytes)
+{
+    json_t *req = json_pack("{s:s, s:o}", "op", "out", "tuples", *batch);
+    char err[400];
+    int rc;
+
+    *batch = json_array();
+    *bytes = 0;
+    rc = ts_conn_send(conn, req, err, sizeof err);
+    json_decref(req);
+    if (rc != TS_EXIT_OK) {
+        ts_warn("%s", err);
+        return rc;
+    }
+    (*inflight)++;
+    /* Keep at most one batch unanswered. */
+    return *inflight > 1 ? finish_batch(conn, inflight) : TS_EXIT_OK;
+}
+
+static int
+finish_batch(struct ts_conn *conn, int *inflight)
+{
+    json_t *reply;
+    char err[400];
+    int rc = ts_conn_recv(conn, &reply, err, sizeof err);
+
+    (*inflight)--;
+    if (rc == TS_EXIT_OK)
+        rc = ts_conn_status(reply, err, sizeof err);
+    if (rc != TS_EXIT_OK)
+        ts_warn("%s", err);
+    json_decref(reply);
+    return rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * tsd: the tuple space daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "server.h"
+#include "sockpath.h"
+
+#define USAGE "tsd [-dhk] [-l logfile] [-m bytes] [-s socket]"
+
+static const char help_text[] =
+    "  -d            run in the background; print shell commands that set TS_SOCKET and\n"
+    "                TSD_PID (use: eval \"$(tsd -d)\")\n"
+    "  -h, --help    show this help\n"
+    "  -k            stop the daemon on the socket and wait until it is gone\n"
+    "  -l, --log logfile\n"
+    "                where a background daemon and its workers log (default: nowhere)\n"
+    "  -m bytes      longest request line accepted (default 16777216)\n"
+    "  -s socket     the socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
+    "                /tmp/ts-UID/default)\n"
+    "  --version     show the version\n"
+    "\nExit: 0 done, 2 usage or socket refused, 3 no daemon to stop, 4 other failure.\n";
+
+static int stop_daemon(const char *path);
+static void print_quoted(const char *s);
+static int absolute(char *path);
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"log", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sock = NULL, *logfile = NULL;
+    char path[TS_PATH_MAX + 1], err[400], *end;
+    unsigned long long maxline = TS_MAXLINE_DEFAULT;
+    struct ts_server *srv;
+    int ch, dflag = 0, kflag = 0, logfd = -1;
+    pid_t pid;
+
+    ts_cli_init("tsd");
+    while ((ch = getopt_long(argc, argv, "dhkl:m:s:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd': dflag = 1; break;
+        case 'h': ts_help(USAGE, help_text);
+        case 'k': kflag = 1; break;
+        case 'l': logfile = optarg; break;
+        case 'm':
+            errno = 0;
+            maxline = strtoull(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno != 0 || maxline < 64 ||
+                maxline > (1ull << 32))
+                ts_die(TS_EXIT_USAGE, "bad size '%s': bytes from 64 to 4294967296 are needed",
+                       optarg);
+            break;
+        case 's': sock = optarg; break;
+        case 'V': ts_version();
+        default: ts_usage(USAGE);
+        }
+    }
+    if (optind != argc || (kflag && dflag))
+        ts_usage(USAGE);
+    if (ts_sock_path(sock, path, err, sizeof err) < 0 || absolute(path) < 0)
+        ts_die(TS_EXIT_USAGE, "%s", path[0] ? "socket path too long" : err);
+    if (kflag)
+        return stop_daemon(path);
+
+    if (logfile != NULL) {
+        logfd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (logfd < 0)
+            ts_die(TS_EXIT_USAGE, "cannot open log %s: %s", logfile, strerror(errno));
+    }
+    srv = ts_server_new(path, (size_t)maxline, err, sizeof err);
+    if (srv == NULL)
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    if (dflag) {
+        /* The socket already listens: a client may connect as soon as we print. */
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+            ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
+        if (pid > 0) {
+            printf("TS_SOCKET=");
+            print_quoted(path);
+            printf("; export TS_SOCKET; TSD_PID=%ld; export TSD_PID;\n", (long)pid);
+            return fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
+        }
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(logfd >= 0 ? logfd : null, 2);
+            if (null > 2)
+                close(null);
+        }
+        if (logfd > 2)
+            close(logfd);
+        if (chdir("/") < 0)
+            (void)0;
+    } else if (logfd >= 0) {
+        dup2(logfd, 2);
+        close(logfd);
+    }
+    if (ts_server_run(srv, err, sizeof err) < 0)
+        ts_die(TS_EXIT_FAIL, "%s", err);
+    return TS_EXIT_OK;
+}
+
+/* Ask the daemon to stop, then wait for it to close our connection as it exits. */
+static int
+stop_daemon(const char *path)
+{
+    json_t *req = json_pack("{s:s}", "op", "shutdown"), *reply;
+    char err[400], buf[256];
+    struct ts_conn *conn = ts_conn_open(path, err, sizeof err);
+    int rc;
+
+    if (conn == NULL) {
+        json_decref(req);
+        ts_die(TS_EXIT_CONN, "%s", err);
+    }
+    rc = ts_conn_call(conn, req, &reply, err, sizeof err);
+    json_decref(req);
+    json_decref(reply);
+    if (rc != TS_EXIT_OK) {
+        ts_conn_close(conn);
+        ts_die(rc, "%s", err);
+    }
+    while (read(conn->fd, buf, sizeof buf) > 0 || errno == EINTR)
+        ;
+    ts_conn_close(conn);
+    return TS_EXIT_OK;
+}
+
+/* Single quotes for the shell, so eval "$(tsd -d)" is safe with any path. */
+static void
+print_quoted(const char *s)
+{
+    putchar('\'');
+    for (; *s != '\0'; s++) {
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    }
+    putchar('\'');
+}
+
+/* The daemon changes directory, and clients may start anywhere: no relative paths. */
+static int
+absolute(char *path)
+{
+    char cwd[4096], tmp[TS_PATH_MAX + 1];
+    int n;
+
+    if (path[0] == '/')
+        return 0;
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return -1;
+    n = snprintf(tmp, sizeof tmp, "%s/%s", cwd, path);
+    if (n < 0 || n > TS_PATH_MAX)
+        return -1;
+    strcpy(path, tmp);
+    return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * buf.c: growable byte buffers (see buf.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "xmalloc.h"
+
+char *
+ts_buf_space(struct ts_buf *b, size_t n)
+{
+    if (b->cap - b->end >= n)
+        return b->data + b->end;
+    if (b->start > 0 && b->start >= b->cap / 2) {
+        memmove(b->data, b->data + b->start, b->end - b->start);
+        b->end -= b->start;
+        b->start = 0;
+        if (b->cap - b->end >= n)
+            return b->data + b->end;
+    }
+    b->data = xgrow(b->data, &b->cap, b->end + n, 1);
+    return b->data + b->end;
+}
+
+void
+ts_buf_commit(struct ts_buf *b, size_t n)
+{
+    b->end += n;
+}
+
+void
+ts_buf_add(struct ts_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    memcpy(ts_buf_space(b, n), p, n);
+    b->end += n;
+}
+
+void
+ts_buf_addstr(struct ts_buf *b, const char *s)
+{
+    ts_buf_add(b, s, strlen(s));
+}
+
+void
+ts_buf_printf(struct ts_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(ts_buf_space(b, 64), 64, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (n >= 64) {
+        va_start(ap, fmt);
+        vsnprintf(ts_buf_space(b, (size_t)n + 1), (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->end += (size_t)n;
+}
+
+void
+ts_buf_consume(struct ts_buf *b, size_t n)
+{
+    b->start += n;
+    if (b->start >= b->end)
+        b->start = b->end = 0;
+}
+
+long
+ts_buf_line(struct ts_buf *b, char **line)
+{
+    char *p = ts_buf_head(b);
+    char *nl;
+
+    if (ts_buf_len(b) == 0)
+        return -1;
+    nl = memchr(p, '\n', ts_buf_len(b));
+    if (nl == NULL)
+        return -1;
+    *nl = '\0';
+    *line = p;
+    return nl - p;
+}
+
+void
+ts_buf_reset(struct ts_buf *b)
+{
+    b->start = b->end = 0;
+}
+
+void
+ts_buf_free(struct ts_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
+}

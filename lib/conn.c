@@ -1,0 +1,216 @@
+/*
+ * conn.c: the client end of the wire protocol (see conn.h, ts-protocol(7)).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "sockpath.h"
+#include "xmalloc.h"
+
+static int send_all(struct ts_conn *conn, const char *p, size_t n, char *err, size_t errlen);
+
+struct ts_conn *
+ts_conn_open(const char *path, char *err, size_t errlen)
+{
+    struct ts_conn *conn;
+    int fd = ts_sock_connect(path);
+
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ECONNREFUSED)
+            snprintf(err, errlen, "no daemon at %s (start one with: eval \"$(tsd -d)\")", path);
+        else
+            snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    conn = xcalloc(1, sizeof *conn);
+    conn->fd = fd;
+    return conn;
+}
+
+void
+ts_conn_close(struct ts_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    close(conn->fd);
+    ts_buf_free(&conn->in);
+    free(conn);
+}
+
+static int
+send_all(struct ts_conn *conn, const char *p, size_t n, char *err, size_t errlen)
+{
+    while (n > 0) {
+        ssize_t w = send(conn->fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(err, errlen, "connection to the daemon lost: %s", strerror(errno));
+            return TS_EXIT_CONN;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return TS_EXIT_OK;
+}
+
+int
+ts_conn_send(struct ts_conn *conn, const json_t *req, char *err, size_t errlen)
+{
+    size_t n = json_dumpb(req, NULL, 0, JSON_COMPACT);
+    char *line = xmalloc(n + 1);
+    int rc;
+
+    json_dumpb(req, line, n, JSON_COMPACT);
+    line[n] = '\n';
+    rc = send_all(conn, line, n + 1, err, errlen);
+    free(line);
+    return rc;
+}
+
+int
+ts_conn_ready(struct ts_conn *conn)
+{
+    return memchr(ts_buf_head(&conn->in), '\n', ts_buf_len(&conn->in)) != NULL;
+}
+
+int
+ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
+{
+    json_error_t e;
+    char *line;
+    long len;
+
+    *reply = NULL;
+    while ((len = ts_buf_line(&conn->in, &line)) < 0) {
+        ssize_t n = read(conn->fd, ts_buf_space(&conn->in, 65536), 65536);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "connection to the daemon lost%s%s", n < 0 ? ": " : "",
+                     n < 0 ? strerror(errno) : "");
+            return TS_EXIT_CONN;
+        }
+        ts_buf_commit(&conn->in, (size_t)n);
+    }
+    *reply = json_loadb(line, (size_t)len, 0, &e);
+    ts_buf_consume(&conn->in, (size_t)len + 1);
+    if (!json_is_object(*reply)) {
+        json_decref(*reply);
+        *reply = NULL;
+        snprintf(err, errlen, "unreadable reply from the daemon: %s", e.text);
+        return TS_EXIT_CONN;
+    }
+    return TS_EXIT_OK;
+}
+
+int
+ts_conn_status(const json_t *reply, char *err, size_t errlen)
+{
+    const char *code, *msg;
+
+    if (json_is_true(json_object_get(reply, "ok")))
+        return TS_EXIT_OK;
+    code = json_string_value(json_object_get(reply, "code"));
+    msg = json_string_value(json_object_get(reply, "error"));
+    snprintf(err, errlen, "%s", msg != NULL ? msg : "request failed");
+    if (code == NULL)
+        return TS_EXIT_FAIL;
+    if (strcmp(code, "nomatch") == 0)
+        return TS_EXIT_NOMATCH;
+    if (strcmp(code, "bad") == 0 || strcmp(code, "version") == 0)
+        return TS_EXIT_USAGE;
+    return TS_EXIT_FAIL;
+}
+
+int
+ts_conn_call(struct ts_conn *conn, const json_t *req, json_t **reply, char *err, size_t errlen)
+{
+    int rc = ts_conn_send(conn, req, err, errlen);
+
+    *reply = NULL;
+    if (rc != TS_EXIT_OK)
+        return rc;
+    rc = ts_conn_recv(conn, reply, err, errlen);
+    if (rc != TS_EXIT_OK)
+        return rc;
+    return ts_conn_status(*reply, err, errlen);
+}
+
+int
+ts_out(struct ts_conn *conn, const json_t *tuple, char *err, size_t errlen)
+{
+    json_t *req = json_pack("{s:s, s:O}", "op", "out", "tuple", tuple), *reply;
+    int rc = ts_conn_call(conn, req, &reply, err, errlen);
+
+    json_decref(req);
+    json_decref(reply);
+    return rc;
+}
+
+static int
+send_ack(struct ts_conn *conn, json_int_t id, char *err, size_t errlen)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "{\"op\":\"ack\",\"id\":%" JSON_INTEGER_FORMAT "}\n", id);
+
+    return send_all(conn, line, (size_t)n, err, errlen);
+}
+
+int
+ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *arg, char *err,
+         size_t errlen)
+{
+    json_t *req = json_pack("{s:s, s:O}", "op", q->op, "tmpl", q->tmpl), *reply = NULL;
+    json_int_t unacked = -1;
+    int rc;
+
+    if (q->all)
+        json_object_set_new(req, "all", json_true());
+    else {
+        if (q->timeout >= 0)
+            json_object_set_new(req, "timeout", json_real(q->timeout));
+        if (q->count != 1)
+            json_object_set_new(req, "count", json_integer(q->count));
+    }
+    rc = ts_conn_send(conn, req, err, errlen);
+    json_decref(req);
+    while (rc == TS_EXIT_OK) {
+        json_t *tuple, *id;
+
+        rc = ts_conn_recv(conn, &reply, err, errlen);
+        if (rc != TS_EXIT_OK)
+            break;
+        tuple = json_object_get(reply, "tuple");
+        if (tuple == NULL) {
+            rc = ts_conn_status(reply, err, errlen);
+            break;
+        }
+        rc = fn(tuple, arg);
+        if (rc != TS_EXIT_OK) {
+            snprintf(err, errlen, "stopped before confirming a tuple");
+            break;
+        }
+        id = json_object_get(reply, "id");
+        if (json_is_integer(id))
+            unacked = json_integer_value(id);
+        /* Confirm cumulatively, once nothing more is already waiting to be read. */
+        if (unacked >= 0 && !ts_conn_ready(conn)) {
+            rc = send_ack(conn, unacked, err, errlen);
+            unacked = -1;
+        }
+        json_decref(reply);
+        reply = NULL;
+    }
+    if (rc == TS_EXIT_OK && unacked >= 0)
+        rc = send_ack(conn, unacked, err, errlen);
+    json_decref(reply);
+    return rc;
+}

@@ -1,0 +1,456 @@
+/*
+ * ops.c: the requests of the wire protocol (see ts-protocol(7)).
+ *
+ * Every request is one JSON object with an "op"; every request but "ack"
+ * gets exactly one final line with "ok", after any tuple lines it produced.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "tuple.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+typedef void op_fn(struct ts_client *c, json_t *req);
+
+static op_fn op_ack, op_dump, op_eval, op_in, op_out, op_rd, op_shutdown, op_stats;
+static void serve(struct ts_client *c, json_t *req, int take);
+static void finish(struct ts_client *c);
+static void on_timeout(struct ts_loop *loop, void *arg);
+static void ack(struct ts_client *c, json_t *req);
+static double wall_clock(void);
+
+/* Sorted by name, as documented. */
+static const struct {
+    const char *name;
+    op_fn *fn;
+} ops[] = {
+    {"ack", op_ack},   {"dump", op_dump},         {"eval", op_eval},   {"in", op_in},
+    {"out", op_out},   {"rd", op_rd},             {"shutdown", op_shutdown},
+    {"stats", op_stats},
+};
+
+void
+ts_ops_dispatch(struct ts_client *c, const char *line, size_t len)
+{
+    json_error_t e;
+    json_t *req, *op, *v;
+    const char *name;
+    size_t i;
+
+    if (len == 0)
+        return; /* blank lines are allowed, for people typing at socat */
+    req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
+    if (req == NULL) {
+        ts_client_error(c, "bad", "malformed request at byte %d: %s", e.position, e.text);
+        return;
+    }
+    if (!json_is_object(req)) {
+        ts_client_error(c, "bad", "a request must be a JSON object");
+        goto out;
+    }
+    v = json_object_get(req, "v");
+    if (v != NULL && !(json_is_integer(v) && json_integer_value(v) == TS_PROTO_VERSION)) {
+        ts_client_error(c, "version", "unsupported protocol version (this daemon speaks %d)",
+                        TS_PROTO_VERSION);
+        goto out;
+    }
+    op = json_object_get(req, "op");
+    if (!json_is_string(op)) {
+        ts_client_error(c, "bad", "a request needs an \"op\" string");
+        goto out;
+    }
+    name = json_string_value(op);
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strcmp(name, ops[i].name) == 0) {
+            c->srv->ops++;
+            ops[i].fn(c, req);
+            goto out;
+        }
+    }
+    ts_client_error(c, "bad", "unknown op '%.64s'", name);
+out:
+    json_decref(req);
+}
+
+int
+ts_ops_try_ack(struct ts_client *c, const char *line, size_t len)
+{
+    json_t *req, *op;
+    int rc = 0;
+
+    if (strstr(line, "\"ack\"") == NULL)
+        return 0;
+    req = json_loadb(line, len, 0, NULL);
+    op = json_object_get(req, "op");
+    if (json_is_string(op) && strcmp(json_string_value(op), "ack") == 0) {
+        c->srv->ops++;
+        ack(c, req);
+        rc = 1;
+    }
+    json_decref(req);
+    return rc;
+}
+
+static void
+send_ok_n(struct ts_client *c, long n)
+{
+    char line[64];
+    int len = snprintf(line, sizeof line, "{\"ok\":true,\"n\":%ld}\n", n);
+
+    ts_client_send(c, line, (size_t)len);
+}
+
+static void
+op_out(struct ts_client *c, json_t *req)
+{
+    json_t *one = json_object_get(req, "tuple"), *many = json_object_get(req, "tuples");
+    struct ts_buf text = TS_BUF_INIT;
+    uint32_t *off = NULL;
+    size_t *start = NULL, noff = 0, offcap = 0, n, i;
+    char err[200];
+
+    if ((one == NULL) == (many == NULL)) {
+        ts_client_error(c, "bad", "out needs exactly one of \"tuple\" and \"tuples\"");
+        return;
+    }
+    if (many != NULL && !json_is_array(many)) {
+        ts_client_error(c, "bad", "\"tuples\" must be an array of tuples");
+        return;
+    }
+    n = one != NULL ? 1 : json_array_size(many);
+    start = xmalloc((n + 1) * sizeof *start);
+    /* Check every tuple before storing any: a batch goes in whole or not at all. */
+    for (i = 0; i < n; i++) {
+        json_t *t = one != NULL ? one : json_array_get(many, i);
+        size_t arity = json_array_size(t);
+
+        start[i] = ts_buf_len(&text);
+        off = xgrow(off, &offcap, noff + arity, sizeof *off);
+        if (ts_canon_tuple(t, &text, off + noff, err, sizeof err) < 0) {
+            if (one != NULL)
+                ts_client_error(c, "bad", "%s", err);
+            else
+                ts_client_error(c, "bad", "tuple %zu: %s", i + 1, err);
+            goto out;
+        }
+        noff += arity;
+    }
+    start[n] = ts_buf_len(&text);
+    noff = 0;
+    for (i = 0; i < n; i++) {
+        json_t *t = one != NULL ? one : json_array_get(many, i);
+        uint32_t arity = (uint32_t)json_array_size(t);
+
+        ts_space_out(&c->srv->space, ts_buf_head(&text) + start[i], start[i + 1] - start[i],
+                     off + noff, arity);
+        noff += arity;
+    }
+    send_ok_n(c, (long)n);
+out:
+    free(start);
+    free(off);
+    ts_buf_free(&text);
+}
+
+static void
+op_in(struct ts_client *c, json_t *req)
+{
+    serve(c, req, 1);
+}
+
+static void
+op_rd(struct ts_client *c, json_t *req)
+{
+    serve(c, req, 0);
+}
+
+static void
+serve(struct ts_client *c, json_t *req, int take)
+{
+    json_t *tmpl = json_object_get(req, "tmpl"), *tmo = json_object_get(req, "timeout");
+    json_t *count = json_object_get(req, "count"), *all = json_object_get(req, "all");
+    struct ts_tmpl *tm;
+    double timeout = -1;
+    long want = 1;
+    char err[300];
+
+    if (tmo != NULL && !json_is_null(tmo)) {
+        timeout = json_number_value(tmo);
+        if (!json_is_number(tmo) || !(timeout >= 0) || timeout > 1e9) {
+            ts_client_error(c, "bad", "\"timeout\" must be a number of seconds from 0 to 1e9");
+            return;
+        }
+    }
+    if (count != NULL) {
+        if (!json_is_integer(count) || json_integer_value(count) < 1) {
+            ts_client_error(c, "bad", "\"count\" must be a positive integer");
+            return;
+        }
+        want = json_integer_value(count) > 0x7fffffff ? 0x7fffffff
+                                                      : (long)json_integer_value(count);
+    }
+    if (all != NULL && !json_is_boolean(all)) {
+        ts_client_error(c, "bad", "\"all\" must be true or false");
+        return;
+    }
+    if (tmpl == NULL) {
+        ts_client_error(c, "bad", "%s needs a \"tmpl\"", take ? "in" : "rd");
+        return;
+    }
+    tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err);
+    if (tm == NULL) {
+        ts_client_error(c, "bad", "%s", err);
+        return;
+    }
+    ts_tmpl_free(c->w.tm);
+    c->w.tm = tm;
+    c->w.take = take;
+    c->want = json_is_true(all) ? -1 : want;
+    c->got = 0;
+    c->timeout = timeout;
+    c->since = wall_clock();
+    c->flags |= TS_CLIENT_BLOCKED;
+    if (ts_space_request(&c->srv->space, &c->w, json_is_true(all) || timeout == 0))
+        return; /* satisfied from the store; the delivery finished it */
+    if (json_is_true(all) || timeout == 0) {
+        finish(c);
+        return;
+    }
+    if (timeout > 0) {
+        c->timer.fn = on_timeout;
+        ts_timer_set(c->srv->loop, &c->timer, ts_now() + (uint64_t)llround(timeout * 1e9));
+    }
+}
+
+/* The request is over: the final line, and the client may go on. */
+static void
+finish(struct ts_client *c)
+{
+    if (c->got > 0)
+        send_ok_n(c, c->got);
+    else
+        ts_client_error(c, "nomatch", "no matching tuple");
+    c->flags &= ~TS_CLIENT_BLOCKED;
+    ts_timer_cancel(c->srv->loop, &c->timer);
+    ts_client_touch(c, TS_CLIENT_RESUME);
+}
+
+static void
+on_timeout(struct ts_loop *loop, void *arg)
+{
+    struct ts_client *c = arg;
+
+    (void)loop;
+    ts_space_cancel(&c->srv->space, &c->w);
+    finish(c);
+}
+
+int
+ts_ops_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
+{
+    struct ts_client *c = w->owner;
+    struct ts_buf *out = &c->out;
+
+    (void)arg;
+    if (w->take) {
+        c->lent = xgrow(c->lent, &c->lentcap, c->nlent + 1, sizeof *c->lent);
+        c->lent[c->nlent].t = t;
+        c->lent[c->nlent].id = ++c->next_id;
+        c->nlent++;
+        ts_buf_printf(out, "{\"id\":%llu,\"tuple\":", (unsigned long long)c->next_id);
+    } else {
+        ts_buf_addstr(out, "{\"tuple\":");
+    }
+    ts_buf_add(out, ts_tuple_text(t), t->len);
+    ts_buf_add(out, "}\n", 2);
+    ts_client_touch(c, 0);
+    c->got++;
+    if (c->want > 0 && c->got >= c->want) {
+        finish(c);
+        return 1;
+    }
+    return 0;
+}
+
+void
+ts_ops_cancel(struct ts_client *c)
+{
+    if (!(c->flags & TS_CLIENT_BLOCKED))
+        return;
+    ts_space_cancel(&c->srv->space, &c->w);
+    ts_timer_cancel(c->srv->loop, &c->timer);
+    c->flags &= ~TS_CLIENT_BLOCKED;
+}
+
+static void
+op_ack(struct ts_client *c, json_t *req)
+{
+    ack(c, req);
+}
+
+/* Confirm every tuple lent to this client with an id up to the one given. */
+static void
+ack(struct ts_client *c, json_t *req)
+{
+    json_t *id = json_object_get(req, "id");
+    json_int_t upto;
+
+    if (!json_is_integer(id) || json_integer_value(id) < 0) {
+        ts_client_error(c, "bad", "ack needs an \"id\", a non-negative integer");
+        return;
+    }
+    upto = json_integer_value(id);
+    while (c->lent0 < c->nlent && c->lent[c->lent0].id <= (uint64_t)upto) {
+        ts_space_confirm(&c->srv->space, c->lent[c->lent0].t);
+        c->lent0++;
+    }
+    if (c->lent0 == c->nlent)
+        c->lent0 = c->nlent = 0;
+}
+
+struct dump_ctx {
+    struct ts_client *c;
+    long n;
+};
+
+static void
+dump_tuple(struct ts_tuple *t, void *arg)
+{
+    struct dump_ctx *d = arg;
+
+    ts_buf_addstr(&d->c->out, "{\"tuple\":");
+    ts_buf_add(&d->c->out, ts_tuple_text(t), t->len);
+    ts_buf_add(&d->c->out, "}\n", 2);
+    d->n++;
+}
+
+static void
+collect_waiter(struct ts_waiter *w, void *arg)
+{
+    json_t *list = arg;
+    struct ts_client *c = w->owner;
+
+    json_array_append_new(list, json_pack("{s:{s:I, s:s, s:O, s:f, s:f, s:I}}", "waiter", "pid",
+                                          (json_int_t)c->pid, "op", w->take ? "in" : "rd",
+                                          "tmpl", w->tm->wire, "since", c->since, "timeout",
+                                          c->timeout, "seq", (json_int_t)w->seq));
+}
+
+static int
+by_seq(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(
+        json_object_get(json_object_get(*(json_t *const *)a, "waiter"), "seq"));
+    json_int_t y = json_integer_value(
+        json_object_get(json_object_get(*(json_t *const *)b, "waiter"), "seq"));
+
+    return (x > y) - (x < y);
+}
+
+static void
+op_dump(struct ts_client *c, json_t *req)
+{
+    json_t *tmpl = json_object_get(req, "tmpl");
+    struct dump_ctx d = {c, 0};
+    char err[300];
+
+    if (tmpl != NULL && !json_is_null(tmpl)) {
+        struct ts_tmpl *tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err);
+        struct ts_iter it;
+        struct ts_tuple *t;
+
+        if (tm == NULL) {
+            ts_client_error(c, "bad", "%s", err);
+            return;
+        }
+        ts_store_iter(c->srv->space.store, tm, &it);
+        while ((t = ts_iter_next(&it)) != NULL)
+            dump_tuple(t, &d);
+        ts_tmpl_free(tm);
+    } else {
+        ts_store_each(c->srv->space.store, dump_tuple, &d);
+    }
+    if (json_is_true(json_object_get(req, "waiters"))) {
+        json_t *list = json_array();
+        json_t **v;
+        size_t i, n;
+
+        ts_waiters_each(&c->srv->space.waiters, collect_waiter, list);
+        n = json_array_size(list);
+        v = xmalloc((n ? n : 1) * sizeof *v);
+        for (i = 0; i < n; i++)
+            v[i] = json_array_get(list, i);
+        qsort(v, n, sizeof *v, by_seq);
+        for (i = 0; i < n; i++) {
+            char *line;
+
+            json_object_del(json_object_get(v[i], "waiter"), "seq");
+            line = json_dumps(v[i], JSON_COMPACT);
+            ts_buf_addstr(&c->out, line);
+            ts_buf_add(&c->out, "\n", 1);
+            free(line);
+        }
+        free(v);
+        json_decref(list);
+        ts_workers_dump(c->srv->workers, &c->out);
+    }
+    ts_client_touch(c, 0);
+    send_ok_n(c, d.n);
+}
+
+static void
+op_stats(struct ts_client *c, json_t *req)
+{
+    struct ts_server *srv = c->srv;
+    struct ts_store_stats s;
+    json_t *reply;
+    char *line;
+
+    (void)req;
+    ts_store_stats(srv->space.store, &s);
+    reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1,
+                      "stats", "tuples", (json_int_t)(s.tuples - s.lent), "lent",
+                      (json_int_t)s.lent, "bytes", (json_int_t)s.bytes, "clients",
+                      (json_int_t)srv->nclients, "waiters",
+                      (json_int_t)srv->space.waiters.count, "workers",
+                      (json_int_t)ts_workers_count(srv->workers), "ops",
+                      (json_int_t)srv->ops, "pid", (json_int_t)getpid(), "uptime",
+                      wall_clock() - ((double)srv->started.tv_sec +
+                                      (double)srv->started.tv_nsec / 1e9));
+    line = json_dumps(reply, JSON_COMPACT);
+    ts_client_send(c, line, strlen(line));
+    ts_client_send(c, "\n", 1);
+    free(line);
+    json_decref(reply);
+}
+
+static void
+op_shutdown(struct ts_client *c, json_t *req)
+{
+    (void)req;
+    ts_client_send(c, "{\"ok\":true}\n", 12);
+    ts_log("shutdown requested by pid %ld", (long)c->pid);
+    ts_server_stop(c->srv);
+}
+
+static void
+op_eval(struct ts_client *c, json_t *req)
+{
+    ts_workers_eval(c->srv->workers, c, req);
+}
+
+static double
+wall_clock(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,346 @@
+/*
+ * session.c: reading requests, writing replies, losing clients.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "session.h"
+#include "xmalloc.h"
+
+#define READ_CHUNK 65536
+#define READ_BUDGET (1u << 20) /* bytes read per event, for fairness */
+
+static void on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg);
+static void read_input(struct ts_client *c);
+static void serve_input(struct ts_client *c);
+static int flush_output(struct ts_client *c);
+static void update_events(struct ts_client *c);
+
+struct ts_client *
+ts_client_new(struct ts_server *srv, int fd)
+{
+    struct ts_client *c;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        close(fd);
+        return NULL;
+    }
+    if (cred.uid != getuid()) {
+        /* Refused before reading anything; the line is a courtesy. */
+        char msg[160];
+        int n = snprintf(msg, sizeof msg,
+                         "{\"ok\":false,\"code\":\"denied\",\"error\":\"permission denied: "
+                         "uid %lu is not the daemon's uid\"}\n",
+                         (unsigned long)cred.uid);
+
+        if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            (void)0;
+        ts_log("refused a client with uid %lu (pid %ld)", (unsigned long)cred.uid,
+               (long)cred.pid);
+        close(fd);
+        return NULL;
+    }
+    c = xcalloc(1, sizeof *c);
+    c->fd = fd;
+    c->pid = cred.pid;
+    c->srv = srv;
+    c->w.owner = c;
+    c->timeout = -1;
+    ts_timer_init(&c->timer, NULL, c);
+    c->events = EPOLLIN | EPOLLRDHUP;
+    if (ts_loop_add(srv->loop, fd, c->events, on_io, c) < 0) {
+        ts_log("cannot watch a client: %s", strerror(errno));
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->next = srv->clients;
+    if (srv->clients != NULL)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    return c;
+}
+
+void
+ts_client_free(struct ts_client *c)
+{
+    ts_buf_free(&c->in);
+    ts_buf_free(&c->out);
+    ts_tmpl_free(c->w.tm);
+    free(c->lent);
+    free(c);
+}
+
+void
+ts_client_send(struct ts_client *c, const char *p, size_t n)
+{
+    if (c->flags & TS_CLIENT_DEAD)
+        return;
+    ts_buf_add(&c->out, p, n);
+    ts_client_touch(c, 0);
+}
+
+void
+ts_client_error(struct ts_client *c, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    json_t *reply;
+    char *line;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply = json_pack("{s:b, s:s, s:s}", "ok", 0, "code", code, "error", msg);
+    line = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    if (line != NULL) {
+        ts_client_send(c, line, strlen(line));
+        ts_client_send(c, "\n", 1);
+    }
+    free(line);
+    json_decref(reply);
+}
+
+void
+ts_client_touch(struct ts_client *c, unsigned flags)
+{
+    c->flags |= flags;
+    if (c->flags & (TS_CLIENT_PENDING | TS_CLIENT_DEAD))
+        return;
+    c->flags |= TS_CLIENT_PENDING;
+    c->pnext = c->srv->pending;
+    c->srv->pending = c;
+}
+
+static void
+on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg)
+{
+    struct ts_client *c = arg;
+
+    (void)loop;
+    (void)fd;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        /* Read even on a hang-up: an ack may be the last thing it sent. */
+        read_input(c);
+        if (c->flags & TS_CLIENT_DEAD)
+            return;
+        serve_input(c);
+        if (events & (EPOLLHUP | EPOLLERR)) {
+            ts_client_lost(c, NULL);
+            return;
+        }
+    }
+    if ((events & EPOLLOUT) && !(c->flags & TS_CLIENT_DEAD))
+        ts_client_touch(c, 0);
+}
+
+static void
+read_input(struct ts_client *c)
+{
+    size_t total = 0;
+    ssize_t n;
+
+    if (c->flags & (TS_CLIENT_EOF | TS_CLIENT_CLOSING))
+        return;
+    while (total < READ_BUDGET) {
+        n = read(c->fd, ts_buf_space(&c->in, READ_CHUNK), READ_CHUNK);
+        if (n > 0) {
+            ts_buf_commit(&c->in, (size_t)n);
+            total += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            c->flags |= TS_CLIENT_EOF;
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            ts_client_lost(c, strerror(errno));
+        return;
+    }
+    /* Budget used up: come back after the others had their turn. */
+    ts_client_touch(c, TS_CLIENT_RESUME);
+}
+
+/*
+ * Serve complete lines while the client is not blocked and its output is
+ * not piling up.  While it is blocked, only acks at the head are served.
+ */
+static void
+serve_input(struct ts_client *c)
+{
+    char *line;
+    long len;
+
+    c->flags &= ~TS_CLIENT_RESUME;
+    while (!(c->flags & (TS_CLIENT_DEAD | TS_CLIENT_CLOSING))) {
+        if (ts_buf_len(&c->out) > TS_OUT_HIGH) {
+            c->flags |= TS_CLIENT_THROTTLED;
+            break;
+        }
+        c->flags &= ~TS_CLIENT_THROTTLED;
+        len = ts_buf_line(&c->in, &line);
+        if (len < 0) {
+            if (ts_buf_len(&c->in) > c->srv->maxline) {
+                ts_client_error(c, "bad", "request line longer than %zu bytes",
+                                c->srv->maxline);
+                c->flags |= TS_CLIENT_CLOSING;
+                ts_buf_reset(&c->in);
+            }
+            break;
+        }
+        if ((size_t)len > c->srv->maxline) {
+            ts_client_error(c, "bad", "request line longer than %zu bytes", c->srv->maxline);
+            c->flags |= TS_CLIENT_CLOSING;
+            ts_buf_reset(&c->in);
+            break;
+        }
+        if (c->flags & TS_CLIENT_BLOCKED) {
+            if (!ts_ops_try_ack(c, line, (size_t)len)) {
+                line[len] = '\n'; /* leave it for when the wait ends */
+                break;
+            }
+        } else {
+            ts_ops_dispatch(c, line, (size_t)len);
+        }
+        ts_buf_consume(&c->in, (size_t)len + 1);
+    }
+    /* A client that said all it had to say, and has nothing pending, is done. */
+    if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) &&
+        ts_buf_line(&c->in, &line) < 0)
+        c->flags |= TS_CLIENT_CLOSING;
+    ts_client_touch(c, 0);
+}
+
+/* Returns -1 if the client was lost. */
+static int
+flush_output(struct ts_client *c)
+{
+    ssize_t n;
+
+    while (ts_buf_len(&c->out) > 0) {
+        n = send(c->fd, ts_buf_head(&c->out), ts_buf_len(&c->out), MSG_NOSIGNAL);
+        if (n > 0) {
+            ts_buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        ts_client_lost(c, n < 0 ? strerror(errno) : NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+update_events(struct ts_client *c)
+{
+    uint32_t ev = 0;
+
+    if (!(c->flags & (TS_CLIENT_EOF | TS_CLIENT_CLOSING | TS_CLIENT_THROTTLED)) &&
+        ts_buf_len(&c->in) <= c->srv->maxline + 1)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (ts_buf_len(&c->out) > 0)
+        ev |= EPOLLOUT;
+    if (ev != c->events && ts_loop_mod(c->srv->loop, c->fd, ev) == 0)
+        c->events = ev;
+}
+
+static void
+service(struct ts_client *c)
+{
+    if (flush_output(c) < 0)
+        return;
+    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) &&
+        !(c->flags & TS_CLIENT_BLOCKED)) {
+        if (c->flags & TS_CLIENT_RESUME)
+            read_input(c);
+        if (c->flags & TS_CLIENT_DEAD)
+            return;
+        serve_input(c);
+        if (flush_output(c) < 0)
+            return;
+    }
+    if ((c->flags & TS_CLIENT_CLOSING) && ts_buf_len(&c->out) == 0) {
+        ts_client_lost(c, NULL);
+        return;
+    }
+    update_events(c);
+}
+
+int
+ts_clients_service(struct ts_server *srv)
+{
+    struct ts_client *list = srv->pending, *c, **pp;
+
+    srv->pending = NULL;
+    while ((c = list) != NULL) {
+        list = c->pnext;
+        /* Still flagged while served, so that touching it again is a no-op. */
+        if (!(c->flags & TS_CLIENT_DEAD))
+            service(c);
+        c->flags &= ~TS_CLIENT_PENDING;
+        if ((c->flags & TS_CLIENT_RESUME) && !(c->flags & TS_CLIENT_BLOCKED))
+            ts_client_touch(c, 0); /* read budget used up: again next turn */
+    }
+    /* Lost clients may have been queued again meanwhile: drop them first. */
+    for (pp = &srv->pending; *pp != NULL;) {
+        c = *pp;
+        if (c->flags & TS_CLIENT_DEAD) {
+            *pp = c->pnext;
+            c->flags &= ~TS_CLIENT_PENDING;
+        } else {
+            pp = &c->pnext;
+        }
+    }
+    while ((c = srv->dead) != NULL) {
+        srv->dead = c->dnext;
+        ts_client_free(c);
+    }
+    return srv->pending != NULL;
+}
+
+void
+ts_client_lost(struct ts_client *c, const char *why)
+{
+    struct ts_server *srv = c->srv;
+    size_t i;
+
+    if (c->flags & TS_CLIENT_DEAD)
+        return;
+    c->flags |= TS_CLIENT_DEAD;
+    if (why != NULL)
+        ts_log("client pid %ld lost: %s", (long)c->pid, why);
+    /* First: it must never be handed another tuple. */
+    ts_ops_cancel(c);
+    /* Then everything it held goes back, in the order it was handed out. */
+    for (i = c->lent0; i < c->nlent; i++)
+        ts_space_return(&srv->space, c->lent[i].t);
+    c->lent0 = c->nlent = 0;
+    ts_loop_del(srv->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->nclients--;
+    /* Freed by the hook, which first drops it from the pending list. */
+    c->dnext = srv->dead;
+    srv->dead = c;
+}

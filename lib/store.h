@@ -1,0 +1,94 @@
+/*
+ * store.h: the tuples in the space, with their indexes.
+ *
+ * Every tuple sits in one list per field (the tuples of its arity that have
+ * the same value at that position) and in the list of all tuples of its
+ * arity; each list is in arrival order.  A template with a literal field is
+ * matched by walking the shortest of its literal fields' lists, one without
+ * literals by walking its arity's list, so a match never scans tuples of
+ * another shape or with another value in an indexed field, and the first
+ * match found is the oldest.
+ *
+ * A tuple handed to a taker that has not yet confirmed it is "lent": it keeps
+ * its place in every list (so it returns to its old place in the order if the
+ * taker goes away) but matching skips it.
+ */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "template.h"
+
+struct ts_tuple;
+
+struct ts_link {
+    struct ts_tuple *prev;
+    struct ts_tuple *next;
+};
+
+/*
+ * One allocation per tuple: this header, arity + 1 links (link[0] for the
+ * arity list, link[1 + i] for field i), arity field offsets, then the
+ * canonical text and a NUL.
+ */
+struct ts_tuple {
+    uint64_t seq;   /* arrival order, unique, increasing */
+    uint32_t arity;
+    uint32_t len;   /* length of the canonical text */
+    uint32_t lent;  /* nonzero while handed out and unconfirmed */
+    struct ts_link link[];
+};
+
+static inline uint32_t *
+ts_tuple_off(const struct ts_tuple *t)
+{
+    return (uint32_t *)(t->link + t->arity + 1);
+}
+
+static inline char *
+ts_tuple_text(const struct ts_tuple *t)
+{
+    return (char *)(ts_tuple_off(t) + t->arity);
+}
+
+struct ts_store;
+
+struct ts_iter {
+    const struct ts_tmpl *tm; /* NULL: every tuple */
+    uint32_t k;               /* which link the walk follows */
+    struct ts_tuple *next;    /* next candidate */
+};
+
+struct ts_store *ts_store_new(void);
+/* Frees every tuple. */
+void ts_store_free(struct ts_store *st);
+
+/* Add a tuple given as canonical text and field offsets; it becomes the newest. */
+struct ts_tuple *ts_store_add(struct ts_store *st, const char *text, size_t len,
+                              const uint32_t *off, uint32_t arity);
+/* Remove a tuple from every list and free it. */
+void ts_store_del(struct ts_store *st, struct ts_tuple *t);
+
+/* Hide a tuple from matching while it is handed out, and show it again. */
+void ts_store_lend(struct ts_store *st, struct ts_tuple *t);
+void ts_store_unlend(struct ts_store *st, struct ts_tuple *t);
+
+/* Start a walk over the visible (not lent) tuples that match tm, oldest first. */
+void ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
+/* Next match, or NULL.  The tuple returned may be deleted before the next call. */
+struct ts_tuple *ts_iter_next(struct ts_iter *it);
+
+/* Call fn for every visible tuple of every arity, oldest first. */
+void ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *arg);
+
+struct ts_store_stats {
+    size_t tuples; /* stored, lent ones included */
+    size_t lent;
+    size_t bytes;  /* canonical text */
+    size_t buckets;
+};
+void ts_store_stats(const struct ts_store *st, struct ts_store_stats *s);
+
+#endif

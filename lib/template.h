@@ -1,0 +1,73 @@
+/*
+ * template.h: templates and matching.
+ *
+ * A template is a JSON array of the same arity as the tuples it matches.  On
+ * the wire (and with -j on the command line) a field is
+ *
+ *   "?"            a formal matching any value
+ *   "?str" "?int" "?num" "?bool" "?null" "?arr" "?obj"
+ *                  a formal matching a value of that type; "?int" is any
+ *                  number with an integral value
+ *   "?~ERE"        a formal matching a string that the POSIX extended regular
+ *                  expression ERE matches (unanchored, as grep -E)
+ *   "??text"       the literal string "?text" (one leading '?' removed)
+ *   anything else  a literal, matched by deep equality
+ *
+ * Among the fields, literals are compared as canonical texts (see tuple.h).
+ */
+#ifndef TS_TEMPLATE_H
+#define TS_TEMPLATE_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum ts_fkind {
+    TS_F_LIT,  /* literal: lit/litlen/hash */
+    TS_F_ANY,  /* "?" */
+    TS_F_TYPE, /* typed formal: types */
+    TS_F_RE,   /* regular expression: re */
+};
+
+struct ts_tfield {
+    enum ts_fkind kind;
+    unsigned types; /* TS_F_TYPE: TS_TYPE_ bits accepted */
+    int integral;   /* TS_F_TYPE: "?int", reals must have an integral value */
+    regex_t re;     /* TS_F_RE: compiled with REG_EXTENDED | REG_NOSUB */
+    char *lit;      /* TS_F_LIT: canonical text, NUL-terminated */
+    size_t litlen;  /* TS_F_LIT: length of lit */
+    uint64_t hash;  /* TS_F_LIT: ts_hash(arity, position, lit) */
+};
+
+struct ts_tmpl {
+    uint32_t arity;
+    uint32_t nlit;   /* number of literal fields */
+    json_t *wire;    /* the template as received; owned */
+    struct ts_tfield f[];
+};
+
+/*
+ * Parse one wire field that is a string beginning with '?'.  Returns 1 and
+ * fills f for a formal, 0 when s is an escaped literal ("??..."), -1 with a
+ * message in err for an unknown formal or a bad regular expression.  A
+ * regular expression compiled into f must be freed with regfree.
+ */
+int ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen);
+
+/*
+ * Compile a wire template.  Steals wire, even on failure.  Returns NULL with a
+ * one-line message in err when the template is invalid.
+ */
+struct ts_tmpl *ts_tmpl_compile(json_t *wire, char *err, size_t errlen);
+void ts_tmpl_free(struct ts_tmpl *tm);
+
+/* Does a tuple, given as canonical text and field offsets, match? */
+int ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
+                  uint32_t arity);
+
+/* Index of the literal field to use as an index key, or -1 if none. */
+int ts_tmpl_key(const struct ts_tmpl *tm);
+
+#endif
