@@ -106,6 +106,9 @@ main(int argc, char **argv)
         }
         if (logfd > 2)
             close(logfd);
+        /* Whatever else the caller left open (a test runner's pipe, say) is not ours. */
+        close_range(3, (unsigned)srv->lfd - 1, 0);
+        close_range((unsigned)srv->lfd + 1, ~0u, 0);
         if (chdir("/") < 0)
             (void)0;
     } else if (logfd >= 0) {

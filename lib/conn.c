@@ -13,6 +13,7 @@
 #include "xmalloc.h"
 
 static int send_all(struct ts_conn *conn, const char *p, size_t n, char *err, size_t errlen);
+static int last_word(struct ts_conn *conn, char *err, size_t errlen);
 
 struct ts_conn *
 ts_conn_open(const char *path, char *err, size_t errlen)
@@ -52,12 +53,32 @@ send_all(struct ts_conn *conn, const char *p, size_t n, char *err, size_t errlen
             continue;
         if (w <= 0) {
             snprintf(err, errlen, "connection to the daemon lost: %s", strerror(errno));
-            return TS_EXIT_CONN;
+            return last_word(conn, err, errlen);
         }
         p += w;
         n -= (size_t)w;
     }
     return TS_EXIT_OK;
+}
+
+/*
+ * The daemon may close a connection it refuses (another uid, a line too
+ * long) while we are still sending: its reason is then waiting to be read,
+ * and says more than "broken pipe".
+ */
+static int
+last_word(struct ts_conn *conn, char *err, size_t errlen)
+{
+    char why[300];
+    json_t *reply;
+    int rc = TS_EXIT_CONN;
+
+    if (ts_conn_recv(conn, &reply, why, sizeof why) == TS_EXIT_OK &&
+        json_object_get(reply, "tuple") == NULL &&
+        !json_is_true(json_object_get(reply, "ok")))
+        rc = ts_conn_status(reply, err, errlen);
+    json_decref(reply);
+    return rc;
 }
 
 int

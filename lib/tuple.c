@@ -72,7 +72,7 @@ canon_real(double d, struct ts_buf *out)
         ts_buf_printf(out, "%lld", (long long)d);
         return;
     }
-    for (prec = 15; prec <= 17; prec++) {
+    for (prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d)
             break;

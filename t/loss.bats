@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# Nothing is lost: dead waiters take nothing, unconfirmed tuples come back,
+# concurrent producers and consumers move every tuple exactly once.
+
+load helper
+
+@test "a ts-in killed with SIGKILL while waiting takes nothing" {
+    ts-in k ? > /dev/null 3>&- &
+    p=$!
+    bg $p
+    wait_stat waiters 1
+    kill -9 "$p"
+    wait_stat waiters 0
+    ts-out k 1
+    [ "$(ts-dump)" = '["k",1]' ]
+}
+
+@test "a ts-in stopped by its timeout takes nothing later" {
+    run ts-in -t 0.1 k ?
+    [ "$status" -eq 1 ]
+    ts-out k 1
+    [ "$(ts-dump)" = '["k",1]' ]
+}
+
+@test "a client killed between receiving and confirming: the tuple comes back in its old place" {
+    ts-out k 1
+    ts-out k 2
+    ts-out k 3
+    "$WIRE" "$TS_SOCKET" '{"op":"in","tmpl":["k","?"]}' --replies 2 --hold > "$TS_TMP/raw" 3>&- &
+    p=$!
+    bg $p
+    wait_stat lent 1
+    grep -q '"tuple":\["k",1\]' "$TS_TMP/raw"
+    # While lent, nobody else sees it.
+    run ts-rd -a k ?
+    [ "$output" = "$(printf '2\n3')" ]
+    kill -9 "$p"
+    wait_stat lent 0
+    run ts-in -a k ?
+    [ "$output" = "$(printf '1\n2\n3')" ]
+}
+
+@test "a returned tuple goes to a waiting client at once" {
+    ts-out k 1
+    "$WIRE" "$TS_SOCKET" '{"op":"in","tmpl":["k","?"]}' --replies 2 --hold > /dev/null 3>&- &
+    p=$!
+    bg $p
+    wait_stat lent 1
+    ts-in k ? > "$TS_TMP/got" 3>&- &
+    q=$!
+    bg $q
+    wait_stat waiters 1
+    kill -9 "$p"
+    wait "$q"
+    [ "$(cat "$TS_TMP/got")" = 1 ]
+}
+
+@test "an acknowledged tuple is gone for good even if the client then dies" {
+    ts-out k 1
+    "$WIRE" "$TS_SOCKET" '{"op":"in","tmpl":["k","?"]}' '{"op":"ack","id":1}' --replies 2 --hold \
+        > /dev/null 3>&- &
+    p=$!
+    bg $p
+    wait_stat tuples 0   # taken (lent) ...
+    wait_stat lent 0     # ... and confirmed
+    kill -9 "$p"
+    wait_stat clients 1  # ts-dump itself
+    [ "$(stat_of lent)" = 0 ]
+    [ "$(ts-dump)" = "" ]
+}
+
+@test "a ts-in whose output is closed does not confirm: the tuple stays" {
+    ts-out k 1
+    # The reader is gone before ts-in writes: SIGPIPE or EPIPE, no ack.
+    run sh -c 'ts-in k ? | true'
+    wait_stat clients 1  # ts-dump itself
+    run ts-in -a k ?
+    [ "$output" = 1 ]
+}
+
+@test "4 producers and 4 consumers move 2000 tuples, each taken exactly once" {
+    for c in 1 2 3 4; do
+        ts-in -n 500 -t 60 item ? > "$TS_TMP/c$c" 3>&- &
+        cons="${cons:-} $!"
+    done
+    for p in 0 1 2 3; do
+        seq $((p * 500 + 1)) $((p * 500 + 500)) | ts-out -l item 3>&- &
+        prods="${prods:-} $!"
+    done
+    bg "$cons $prods"
+    # shellcheck disable=SC2086
+    wait $prods
+    # shellcheck disable=SC2086
+    wait $cons
+    cat "$TS_TMP"/c[1-4] | sort -n > "$TS_TMP/all"
+    seq 2000 > "$TS_TMP/want"
+    cmp "$TS_TMP/all" "$TS_TMP/want"
+    for c in 1 2 3 4; do [ "$(wc -l < "$TS_TMP/c$c")" -eq 500 ]; done
+    [ "$(stat_of tuples)" = 0 ]
+    [ "$(stat_of lent)" = 0 ]
+}
+
+@test "consumers killed at random while producers run lose nothing" {
+    seq 3000 | ts-out -l job
+    : > "$TS_TMP/got"
+    for round in $(seq 30); do
+        ts-in -n 1000 job ? >> "$TS_TMP/got" 3>&- &
+        p=$!
+        sleep 0.0$((RANDOM % 3))
+        kill -9 "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    wait_stat lent 0
+    ts-in -a job ? >> "$TS_TMP/got" || true
+    # Every number arrived at least once (at-least-once: a kill may duplicate).
+    sort -n -u "$TS_TMP/got" > "$TS_TMP/uniq"
+    seq 3000 > "$TS_TMP/want"
+    cmp "$TS_TMP/uniq" "$TS_TMP/want"
+    [ "$(stat_of tuples)" = 0 ]
+}
