@@ -90,6 +90,7 @@ main(int argc, char **argv)
         if (pid < 0)
             ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
         if (pid > 0) {
+            ts_server_detach(srv);
             printf("TS_SOCKET=");
             print_quoted(path);
             printf("; export TS_SOCKET; TSD_PID=%ld; export TSD_PID;\n", (long)pid);

@@ -61,6 +61,13 @@ ts_server_new(const char *path, size_t maxline, char *err, size_t errlen)
 }
 
 void
+ts_server_detach(struct ts_server *srv)
+{
+    close(srv->lfd);
+    free(srv);
+}
+
+void
 ts_server_stop(struct ts_server *srv)
 {
     srv->stopping = 1;

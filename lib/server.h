@@ -46,6 +46,13 @@ struct ts_server *ts_server_new(const char *path, size_t maxline, char *err, siz
  */
 int ts_server_run(struct ts_server *srv, char *err, size_t errlen);
 
+/*
+ * Forget the server in a process that will not run it (the parent of a
+ * background daemon): closes this process's listening descriptor and frees
+ * the memory, leaving the socket file to the process that runs it.
+ */
+void ts_server_detach(struct ts_server *srv);
+
 /* Ask the server to stop at the next turn of the loop. */
 void ts_server_stop(struct ts_server *srv);
 
