@@ -21,11 +21,11 @@ LDLIBS = $(JANSSON_LIBS) -lm
 B ?= build
 
 LIB_SRCS = lib/buf.c lib/cli.c lib/conn.c lib/field.c lib/index.c lib/loop.c lib/ops.c \
-           lib/server.c lib/session.c lib/sockpath.c lib/space.c lib/store.c lib/template.c \
+           lib/runner.c lib/server.c lib/session.c lib/sockpath.c lib/space.c lib/store.c lib/template.c \
            lib/tuple.c lib/waiter.c lib/worker.c lib/xmalloc.c
 LIB_HDRS = lib/buf.h lib/conn.h lib/field.h lib/template.h lib/tuple.h
-PROGS = tsd ts-out ts-in ts-rd ts-dump
-MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1
+PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval
+MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1
 MAN7 = man/ts-tuples.7 man/ts-protocol.7
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/%.o)

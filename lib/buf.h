@@ -28,7 +28,7 @@ ts_buf_len(const struct ts_buf *b)
 static inline char *
 ts_buf_head(const struct ts_buf *b)
 {
-    return b->data + b->start;
+    return b->data != NULL ? b->data + b->start : (char *)"";
 }
 
 void ts_buf_add(struct ts_buf *b, const void *p, size_t n);

@@ -265,6 +265,8 @@ ts_ops_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         c->lent[c->nlent].id = ++c->next_id;
         c->nlent++;
         ts_buf_printf(out, "{\"id\":%llu,\"tuple\":", (unsigned long long)c->next_id);
+        if (c->worker != NULL)
+            ts_workers_note(c->worker, t);
     } else {
         ts_buf_addstr(out, "{\"tuple\":");
     }
@@ -284,6 +286,7 @@ ts_ops_cancel(struct ts_client *c)
 {
     if (!(c->flags & TS_CLIENT_BLOCKED))
         return;
+    ts_workers_forget(c->srv->workers, c);
     ts_space_cancel(&c->srv->space, &c->w);
     ts_timer_cancel(c->srv->loop, &c->timer);
     c->flags &= ~TS_CLIENT_BLOCKED;
@@ -311,8 +314,11 @@ ack(struct ts_client *c, json_t *req)
         ts_space_confirm(&c->srv->space, c->lent[c->lent0].t);
         c->lent0++;
     }
-    if (c->lent0 == c->nlent)
+    if (c->lent0 == c->nlent) {
         c->lent0 = c->nlent = 0;
+        if (c->worker != NULL)
+            ts_workers_note(c->worker, NULL);
+    }
 }
 
 struct dump_ctx {
@@ -337,10 +343,11 @@ collect_waiter(struct ts_waiter *w, void *arg)
     json_t *list = arg;
     struct ts_client *c = w->owner;
 
-    json_array_append_new(list, json_pack("{s:{s:I, s:s, s:O, s:f, s:f, s:I}}", "waiter", "pid",
-                                          (json_int_t)c->pid, "op", w->take ? "in" : "rd",
-                                          "tmpl", w->tm->wire, "since", c->since, "timeout",
-                                          c->timeout, "seq", (json_int_t)w->seq));
+    json_array_append_new(
+        list, json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:I}}", "waiter", "pid", (json_int_t)c->pid,
+                        "op", w->take ? "in" : "rd", "tmpl", w->tm->wire, "since", c->since,
+                        "timeout", c->timeout >= 0 ? json_real(c->timeout) : json_null(), "seq",
+                        (json_int_t)w->seq));
 }
 
 static int

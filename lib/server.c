@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -81,6 +82,8 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 
     clock_gettime(CLOCK_REALTIME, &srv->started);
     signal(SIGPIPE, SIG_IGN);
+    /* Orphans of our workers' commands become ours to reap, and to wait for at the end. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);

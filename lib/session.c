@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "worker.h"
 #include "session.h"
 #include "xmalloc.h"
 
@@ -55,6 +56,7 @@ ts_client_new(struct ts_server *srv, int fd)
     c->srv = srv;
     c->w.owner = c;
     c->timeout = -1;
+    c->worker = ts_workers_find(srv->workers, cred.pid);
     ts_timer_init(&c->timer, NULL, c);
     c->events = EPOLLIN | EPOLLRDHUP;
     if (ts_loop_add(srv->loop, fd, c->events, on_io, c) < 0) {

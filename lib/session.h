@@ -61,6 +61,7 @@ struct ts_client {
     size_t nlent;              /* one past the last entry */
     size_t lentcap;
     uint64_t next_id;          /* last delivery id handed out */
+    void *worker;              /* the eval worker this client is, or NULL */
 
     struct ts_client *prev;    /* srv->clients */
     struct ts_client *next;

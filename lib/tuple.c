@@ -173,6 +173,24 @@ ts_canon_tuple(const json_t *tuple, struct ts_buf *out, uint32_t *off, char *err
     return 0;
 }
 
+json_t *
+ts_text_string(const char *p, size_t n)
+{
+    json_t *v = json_stringn(p, n);
+    char *copy;
+    size_t i;
+
+    if (v != NULL)
+        return v;
+    copy = xstrndup(p, n);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)copy[i] >= 0x80 || copy[i] == '\0')
+            copy[i] = '?';
+    v = json_stringn(copy, n);
+    free(copy);
+    return v;
+}
+
 unsigned
 ts_field_type(const char *text, size_t len)
 {

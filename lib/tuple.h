@@ -52,6 +52,12 @@ ts_field_len(const uint32_t *off, uint32_t arity, size_t textlen, uint32_t i)
     return end - off[i];
 }
 
+/*
+ * A JSON string of arbitrary bytes, such as the tail of a log: bytes that
+ * are not UTF-8 (a sequence cut at the start, binary output) become '?'.
+ */
+json_t *ts_text_string(const char *p, size_t n);
+
 /* The TS_TYPE_ bit of a canonical value text. */
 unsigned ts_field_type(const char *text, size_t len);
 
