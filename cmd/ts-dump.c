@@ -14,7 +14,8 @@
 static const char help_text[] =
     "  -h, --help  show this help\n"
     "  -S          counts instead: tuples, lent, bytes, clients, waiters, workers, ops, ...\n"
-    "  -s socket   the daemon's socket (default: $TS_SOCKET)\n"
+    "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
+    "              /tmp/ts-UID/default)\n"
     "  -w          also the waiting clients and the workers, as JSON objects\n"
     "  --version   show the version\n"
     "\nWith fields, only the tuples matching that template.  Exit: 0 done, 2 usage,\n"
@@ -37,6 +38,7 @@ main(int argc, char **argv)
     int ch, sflag = 0, wflag = 0, rc;
 
     ts_cli_init("ts-dump");
+    argv[0] = "ts-dump"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "+hSs:w", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': ts_help(USAGE, help_text);

@@ -26,7 +26,8 @@ static const char help_text[] =
     "  -n count       start count workers (default 1)\n"
     "  --name name    call them name (default: the command's base name)\n"
     "  --put fields   put this tuple when the command ends\n"
-    "  -s socket      the daemon's socket (default: $TS_SOCKET)\n"
+    "  -s socket      the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
+    "                 /tmp/ts-UID/default)\n"
     "  --take fields  loop: take a tuple matching this template, run the command on it\n"
     "  --version      show the version\n"
     "\nPlaceholders in the command and --put: {N} field N of the taken tuple, {} the whole\n"
@@ -48,7 +49,7 @@ main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *sock = NULL, *name = NULL, *kill = NULL, *take = NULL, *put = NULL;
-    char **putw = NULL, **takew = NULL, err[400], cwd[PATH_MAX], *end, *base;
+    char **putw = NULL, **takew = NULL, err[400], cwd[PATH_MAX], *end, *base, *defname = NULL;
     json_t *req, *reply, *env, *args, *tmpl = NULL, *putj = NULL, *v;
     struct ts_conn *conn;
     double grace = -1;
@@ -57,6 +58,7 @@ main(int argc, char **argv)
     size_t k;
 
     ts_cli_init("ts-eval");
+    argv[0] = "ts-eval"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "+g:hk:n:s:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'g':
@@ -104,7 +106,7 @@ main(int argc, char **argv)
         ts_die(TS_EXIT_FAIL, "cannot tell the current directory: %s", strerror(errno));
     if (name == NULL) {
         base = xstrdup(argv[0]);
-        name = xstrdup(basename(base));
+        name = defname = xstrdup(basename(base));
         free(base);
     }
     env = json_array();
@@ -137,6 +139,7 @@ main(int argc, char **argv)
     json_decref(req);
     ts_words_free(putw);
     ts_words_free(takew);
+    free(defname);
     ts_conn_close(conn);
     return rc;
 }

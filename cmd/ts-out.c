@@ -11,18 +11,19 @@
 #include "field.h"
 #include "xmalloc.h"
 
-#define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l field ... | ts-out [-s socket] -"
+#define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l [field ...] | ts-out [-s socket] -"
 
 /* A batch goes out when it holds this many tuples or bytes. */
 #define BATCH_TUPLES 4096
-#define BATCH_BYTES (1u << 20)
+#define BATCH_BYTES (256u << 10) /* well under the daemon's default line limit */
 
 static const char help_text[] =
     "  -          put one tuple per input line, each a JSON array\n"
     "  -h, --help  show this help\n"
     "  -j          the single argument is the whole tuple as a JSON array\n"
     "  -l          for each input line L put the tuple [field ..., L]\n"
-    "  -s socket   the daemon's socket (default: $TS_SOCKET)\n"
+    "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
+    "              /tmp/ts-UID/default)\n"
     "  --version   show the version\n"
     "\nFields: a JSON word is that value, any other word a string.  Exit: 0 done,\n"
     "2 usage or bad tuple, 3 daemon unreachable, 4 other failure.\n";
@@ -46,6 +47,7 @@ main(int argc, char **argv)
     int ch, jflag = 0, lflag = 0, rc;
 
     ts_cli_init("ts-out");
+    argv[0] = "ts-out"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "+hjls:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': ts_help(USAGE, help_text);

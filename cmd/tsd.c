@@ -49,6 +49,7 @@ main(int argc, char **argv)
     pid_t pid;
 
     ts_cli_init("tsd");
+    argv[0] = "tsd"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "dhkl:m:s:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd': dflag = 1; break;
@@ -70,8 +71,11 @@ main(int argc, char **argv)
     }
     if (optind != argc || (kflag && dflag))
         ts_usage(USAGE);
-    if (ts_sock_path(sock, path, err, sizeof err) < 0 || absolute(path) < 0)
-        ts_die(TS_EXIT_USAGE, "%s", path[0] ? "socket path too long" : err);
+    if (ts_sock_path(sock, path, err, sizeof err) < 0)
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    if (absolute(path) < 0)
+        ts_die(TS_EXIT_USAGE, "socket path %s: too long once made absolute, or no current "
+                              "directory", path);
     if (kflag)
         return stop_daemon(path);
 
@@ -141,8 +145,13 @@ stop_daemon(const char *path)
         ts_conn_close(conn);
         ts_die(rc, "%s", err);
     }
-    while (read(conn->fd, buf, sizeof buf) > 0 || errno == EINTR)
-        ;
+    for (;;) {
+        ssize_t n = read(conn->fd, buf, sizeof buf);
+
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        break;
+    }
     ts_conn_close(conn);
     return TS_EXIT_OK;
 }

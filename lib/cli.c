@@ -2,11 +2,13 @@
  * cli.c: shared command-line helpers, and ts-in / ts-rd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -16,10 +18,23 @@
 
 static const char *progname = "ts";
 
+/*
+ * A command started with stdin, stdout or stderr closed would get its
+ * socket as that descriptor and, say, print a tuple into the socket and
+ * confirm it: the tuple would be lost.  Fill the gaps with /dev/null opened
+ * read-only, so that writing to a closed stdout still fails (and ts-in
+ * does not confirm) while reading a closed stdin is an empty input.
+ */
 void
 ts_cli_init(const char *name)
 {
+    int fd;
+
     progname = name;
+    while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd <= 2)
+        ;
+    if (fd > 2)
+        close(fd);
 }
 
 void
@@ -166,6 +181,7 @@ ts_print_tuple(FILE *fp, const json_t *tuple, const json_t *tmpl, enum ts_outmod
 struct print_ctx {
     const json_t *tmpl;
     enum ts_outmode mode;
+    int failed; /* a write failed, and was reported */
 };
 
 /* Confirm only what reached stdout: flush, and treat a write error as a stop. */
@@ -177,6 +193,7 @@ print_one(const json_t *tuple, void *arg)
     ts_print_tuple(stdout, tuple, p->tmpl, p->mode);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         ts_warn("cannot write output: %s", strerror(errno));
+        p->failed = 1;
         return TS_EXIT_FAIL;
     }
     return TS_EXIT_OK;
@@ -191,7 +208,8 @@ static const char help_text[] =
     "  -h, --help  show this help\n"
     "  -j          print whole tuples as JSON, one per line (a field may be given as -j JSON)\n"
     "  -n count    up to count tuples, one per line\n"
-    "  -s socket   the daemon's socket (default: $TS_SOCKET)\n"
+    "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
+    "              /tmp/ts-UID/default)\n"
     "  -t seconds  wait at most this long (0: do not wait; fractions allowed)\n"
     "  --version   show the version\n"
     "\nFields: a JSON word is that value, any other word a string; ? ?str ?int ?num ?bool\n"
@@ -209,13 +227,14 @@ ts_cli_query(int argc, char **argv, int take)
     const char *usage = take ? usage_in : usage_rd;
     const char *sock = NULL, *jtext = NULL;
     struct ts_query q = {take ? "in" : "rd", NULL, -1, 1, 0};
-    struct print_ctx p = {NULL, TS_OUT_BOUND};
+    struct print_ctx p = {NULL, TS_OUT_BOUND, 0};
     struct ts_conn *conn;
     json_t *tmpl;
     char err[400], *end;
     int ch, rc, jflag = 0;
 
     ts_cli_init(take ? "ts-in" : "ts-rd");
+    argv[0] = take ? "ts-in" : "ts-rd"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "+0ahjn:s:t:", longopts, NULL)) != -1) {
         switch (ch) {
         case '0': p.mode = TS_OUT_NUL; break;
@@ -257,7 +276,7 @@ ts_cli_query(int argc, char **argv, int take)
     p.tmpl = tmpl;
     conn = ts_cli_connect(sock, NULL, 0);
     rc = ts_query(conn, &q, print_one, &p, err, sizeof err);
-    if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH)
+    if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH && !p.failed)
         ts_warn("%s", err);
     ts_conn_close(conn);
     json_decref(tmpl);

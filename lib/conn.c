@@ -28,6 +28,21 @@ ts_conn_open(const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
         return NULL;
     }
+    /*
+     * Whoever made the socket could be another user who got to a shared
+     * directory first: talk only to a daemon running as ourselves.
+     */
+    {
+        struct ucred cred = {0, (uid_t)-1, (gid_t)-1};
+        socklen_t len = sizeof cred;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
+            snprintf(err, errlen, "the daemon at %s runs as uid %ld, not as us: refusing to use it",
+                     path, (long)cred.uid);
+            close(fd);
+            return NULL;
+        }
+    }
     conn = xcalloc(1, sizeof *conn);
     conn->fd = fd;
     return conn;

@@ -44,7 +44,7 @@ ts_index_get(struct ts_index *ix, const struct ts_key *k)
         return NULL;
     for (b = ix->slots[k->hash & (ix->nslots - 1)]; b != NULL; b = b->chain)
         if (b->hash == k->hash && b->arity == k->arity && b->pos == k->pos &&
-            (k->pos == TS_POS_ARITY || ix->same(b, k)))
+            (k->text == NULL || ix->same(b, k)))
             return b;
     return NULL;
 }

@@ -87,9 +87,12 @@ ts_ops_try_ack(struct ts_client *c, const char *line, size_t len)
 
     if (strstr(line, "\"ack\"") == NULL)
         return 0;
-    req = json_loadb(line, len, 0, NULL);
+    req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
     op = json_object_get(req, "op");
-    if (json_is_string(op) && strcmp(json_string_value(op), "ack") == 0) {
+    /* Anything but a well-formed ack waits its turn, so its error comes in order. */
+    if (json_is_string(op) && strcmp(json_string_value(op), "ack") == 0 &&
+        json_object_get(req, "v") == NULL && json_is_integer(json_object_get(req, "id")) &&
+        json_integer_value(json_object_get(req, "id")) >= 0) {
         c->srv->ops++;
         ack(c, req);
         rc = 1;

@@ -8,7 +8,9 @@
 #include "xmalloc.h"
 
 static int same_literal(const struct ts_bucket *b, const struct ts_key *k);
-static void waiter_key(const struct ts_waiter *w, struct ts_key *k);
+static void waiter_key(struct ts_waiters *ws, const struct ts_waiter *w, struct ts_key *k);
+static void make_key(struct ts_key *k, uint32_t arity, uint32_t pos, int take, const char *text,
+                     size_t len);
 
 void
 ts_waiters_init(struct ts_waiters *ws)
@@ -28,27 +30,48 @@ static int
 same_literal(const struct ts_bucket *b, const struct ts_key *k)
 {
     const struct ts_waiter *w = b->head;
-    const struct ts_tfield *f = &w->tm->f[k->pos];
+    const struct ts_tfield *f = &w->tm->f[k->pos & ~TS_WAIT_TAKE];
 
     return f->litlen == k->len && memcmp(f->lit, k->text, k->len) == 0;
 }
 
 static void
-waiter_key(const struct ts_waiter *w, struct ts_key *k)
+make_key(struct ts_key *k, uint32_t arity, uint32_t pos, int take, const char *text, size_t len)
 {
-    int i = ts_tmpl_key(w->tm);
+    k->arity = arity;
+    k->pos = pos == TS_POS_ARITY ? (take ? TS_POS_ARITY - 1 : TS_POS_ARITY)
+                                 : (pos | (take ? TS_WAIT_TAKE : 0));
+    k->text = text;
+    k->len = len;
+    k->hash = ts_hash(arity, k->pos, text, len);
+}
 
-    k->arity = w->tm->arity;
-    if (i < 0) {
-        k->pos = TS_POS_ARITY;
-        k->text = NULL;
-        k->len = 0;
-        k->hash = ts_hash(k->arity, TS_POS_ARITY, NULL, 0);
-    } else {
-        k->pos = (uint32_t)i;
-        k->text = w->tm->f[i].lit;
-        k->len = w->tm->f[i].litlen;
-        k->hash = w->tm->f[i].hash;
+/* The shortest list among the waiter's literals, the rightmost on a tie. */
+static void
+waiter_key(struct ts_waiters *ws, const struct ts_waiter *w, struct ts_key *k)
+{
+    const struct ts_tmpl *tm = w->tm;
+    size_t best = SIZE_MAX;
+    uint32_t i;
+
+    make_key(k, tm->arity, TS_POS_ARITY, w->take, NULL, 0);
+    for (i = tm->arity; i-- > 0;) {
+        const struct ts_tfield *f = &tm->f[i];
+        struct ts_bucket *b;
+        struct ts_key cand;
+        size_t n;
+
+        if (f->kind != TS_F_LIT)
+            continue;
+        make_key(&cand, tm->arity, i, w->take, f->lit, f->litlen);
+        b = ts_index_get(&ws->ix, &cand);
+        n = b != NULL ? b->count : 0;
+        if (n < best) {
+            best = n;
+            *k = cand;
+        }
+        if (n == 0)
+            break;
     }
 }
 
@@ -59,7 +82,7 @@ ts_waiters_add(struct ts_waiters *ws, struct ts_waiter *w)
     struct ts_waiter *tail;
     struct ts_key k;
 
-    waiter_key(w, &k);
+    waiter_key(ws, w, &k);
     b = ts_index_put(&ws->ix, &k);
     tail = b->tail;
     w->seq = ++ws->seq;
@@ -97,27 +120,33 @@ ts_waiters_del(struct ts_waiters *ws, struct ts_waiter *w)
     ws->count--;
 }
 
+/* Takers' lists are in arrival order: the first match is the one that waited longest. */
 static struct ts_waiter *
-scan(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter *best,
-     struct ts_waiter ***rds, size_t *nrd, size_t *cap)
+scan_takers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter *best)
 {
     struct ts_waiter *w;
 
-    if (b == NULL)
-        return best;
-    for (w = b->head; w != NULL; w = w->next) {
-        if (w->take && best != NULL && best->seq < w->seq)
-            continue; /* a longer waiter already takes it */
-        if (!ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
-            continue;
-        if (w->take) {
-            best = w;
-        } else {
-            *rds = xgrow(*rds, cap, *nrd + 1, sizeof **rds);
-            (*rds)[(*nrd)++] = w;
-        }
+    for (w = b != NULL ? b->head : NULL; w != NULL; w = w->next) {
+        if (best != NULL && best->seq < w->seq)
+            break;
+        if (ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
+            return w;
     }
     return best;
+}
+
+static void
+scan_readers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter ***rds,
+             size_t *nrd, size_t *cap)
+{
+    struct ts_waiter *w;
+
+    for (w = b != NULL ? b->head : NULL; w != NULL; w = w->next) {
+        if (!ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
+            continue;
+        *rds = xgrow(*rds, cap, *nrd + 1, sizeof **rds);
+        (*rds)[(*nrd)++] = w;
+    }
 }
 
 struct ts_waiter *
@@ -131,19 +160,17 @@ ts_waiters_match(struct ts_waiters *ws, const struct ts_tuple *t, struct ts_wait
 
     if (ws->count == 0)
         return NULL;
-    k.arity = t->arity;
-    for (i = 0; i < t->arity; i++) {
-        k.pos = i;
-        k.text = ts_tuple_text(t) + off[i];
-        k.len = ts_field_len(off, t->arity, t->len, i);
-        k.hash = ts_hash(t->arity, i, k.text, k.len);
-        best = scan(ts_index_get(&ws->ix, &k), t, best, rds, nrd, cap);
+    for (i = 0; i <= t->arity; i++) {
+        const char *text = i < t->arity ? ts_tuple_text(t) + off[i] : NULL;
+        size_t len = i < t->arity ? ts_field_len(off, t->arity, t->len, i) : 0;
+        uint32_t pos = i < t->arity ? i : TS_POS_ARITY;
+
+        make_key(&k, t->arity, pos, 0, text, len);
+        scan_readers(ts_index_get(&ws->ix, &k), t, rds, nrd, cap);
+        make_key(&k, t->arity, pos, 1, text, len);
+        best = scan_takers(ts_index_get(&ws->ix, &k), t, best);
     }
-    k.pos = TS_POS_ARITY;
-    k.text = NULL;
-    k.len = 0;
-    k.hash = ts_hash(t->arity, TS_POS_ARITY, NULL, 0);
-    return scan(ts_index_get(&ws->ix, &k), t, best, rds, nrd, cap);
+    return best;
 }
 
 void

@@ -71,11 +71,24 @@ load helper
 
 @test "a ts-in whose output is closed does not confirm: the tuple stays" {
     ts-out k 1
-    # The reader is gone before ts-in writes: SIGPIPE or EPIPE, no ack.
-    run sh -c 'ts-in k ? | true'
+    # A pipe whose reader is gone before ts-in writes: SIGPIPE, no ack.
+    run python3 -c '
+import os, subprocess
+r, w = os.pipe()
+os.close(r)
+print(subprocess.call(["ts-in", "k", "?"], stdout=w))'
+    [ "$output" = -13 ]
     wait_stat clients 1  # ts-dump itself
     run ts-in -a k ?
     [ "$output" = 1 ]
+}
+
+@test "a ts-in started with stdout closed does not take the tuple" {
+    ts-out k 1
+    run sh -c "ts-in k '?' >&-"
+    [ "$status" -eq 4 ]
+    [ "$output" = "ts-in: cannot write output: Bad file descriptor" ]
+    [ "$(ts-dump)" = '["k",1]' ]
 }
 
 @test "4 producers and 4 consumers move 2000 tuples, each taken exactly once" {

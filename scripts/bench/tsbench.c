@@ -1,0 +1,418 @@
+/*
+ * tsbench: the load generator behind `make bench` (not installed).
+ *
+ * It speaks the wire protocol directly, with preformatted requests, so that
+ * what is measured is the daemon and the socket, not a JSON library in the
+ * client (redis-benchmark does the same for Redis).  Results are printed as
+ * "key value" lines.
+ *
+ *   tsbench pairs SOCKET CLIENTS SECONDS DEPTH
+ *       CLIENTS processes, each with its own connection and key, putting and
+ *       taking as fast as they can; DEPTH 1 waits for every reply, DEPTH d
+ *       sends d outs and d ins in one write.  Prints pairs_per_sec.
+ *   tsbench take SOCKET REPS N
+ *       With tuples ["k<i mod 1000>", i, "payload-<i>"] for i < N stored:
+ *       REPS takes of a random concrete key (template [key, ?, ?]) and REPS
+ *       takes of a random concrete second field ([?, i, ?]), each put back.
+ *       Prints the median microseconds of each.
+ *   tsbench rdall SOCKET REPS
+ *       REPS reads of all 100 tuples ["hundred", i, ...]; median microseconds.
+ *   tsbench waiters SOCKET N
+ *       N connections wait on distinct templates ["w", j, ?]; then the median
+ *       time of an out nobody waits for, and the time for N outs to wake each
+ *       waiter exactly once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct reader {
+    int fd;
+    char buf[1 << 16];
+    size_t start, end;
+};
+
+static double
+now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what)
+{
+    fprintf(stderr, "tsbench: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static int
+connect_to(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die("connect");
+    return fd;
+}
+
+static void
+send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            die("write");
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* The next line, NUL-terminated, without its newline. */
+static char *
+read_line(struct reader *r)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        ssize_t n;
+
+        if (nl != NULL) {
+            char *line = r->buf + r->start;
+
+            *nl = '\0';
+            r->start = (size_t)(nl - r->buf) + 1;
+            return line;
+        }
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+        }
+        if (r->end == sizeof r->buf) {
+            fprintf(stderr, "tsbench: reply line too long\n");
+            exit(1);
+        }
+        n = read(r->fd, r->buf + r->end, sizeof r->buf - r->end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "tsbench: connection closed\n");
+            exit(1);
+        }
+        r->end += (size_t)n;
+    }
+}
+
+/* Read through the final line of one request; returns the last id seen. */
+static long
+finish(struct reader *r)
+{
+    long id = -1;
+
+    for (;;) {
+        char *line = read_line(r);
+        char *p = strstr(line, "\"id\":");
+
+        if (strncmp(line, "{\"ok\":", 6) == 0) {
+            if (strncmp(line, "{\"ok\":true", 10) != 0) {
+                fprintf(stderr, "tsbench: %s\n", line);
+                exit(1);
+            }
+            return id;
+        }
+        if (p != NULL)
+            id = strtol(p + 5, NULL, 10);
+    }
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+ack(int fd, long id)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "{\"op\":\"ack\",\"id\":%ld}\n", id);
+
+    send_all(fd, line, (size_t)n);
+}
+
+static long
+pairs_client(const char *path, int cid, double seconds, int depth)
+{
+    struct reader *r = calloc(1, sizeof *r);
+    char *batch = malloc((size_t)depth * 160);
+    double end = now() + seconds;
+    long done = 0, seq = 0;
+    int i;
+
+    r->fd = connect_to(path);
+    while (now() < end) {
+        size_t n = 0;
+
+        if (depth == 1) {
+            n = (size_t)sprintf(batch, "{\"op\":\"out\",\"tuple\":[\"b\",%d,%ld]}\n", cid, seq++);
+            send_all(r->fd, batch, n);
+            finish(r);
+            n = (size_t)sprintf(batch, "{\"op\":\"in\",\"tmpl\":[\"b\",%d,\"?\"]}\n", cid);
+            send_all(r->fd, batch, n);
+            ack(r->fd, finish(r));
+            done++;
+            continue;
+        }
+        for (i = 0; i < depth; i++)
+            n += (size_t)sprintf(batch + n, "{\"op\":\"out\",\"tuple\":[\"b\",%d,%ld]}\n", cid,
+                                 seq++);
+        for (i = 0; i < depth; i++)
+            n += (size_t)sprintf(batch + n, "{\"op\":\"in\",\"tmpl\":[\"b\",%d,\"?\"]}\n", cid);
+        send_all(r->fd, batch, n);
+        long id = -1;
+        for (i = 0; i < 2 * depth; i++) {
+            long got = finish(r);
+            if (got >= 0)
+                id = got;
+        }
+        ack(r->fd, id);
+        done += depth;
+    }
+    close(r->fd);
+    free(batch);
+    free(r);
+    return done;
+}
+
+static int
+cmd_pairs(const char *path, int clients, double seconds, int depth)
+{
+    int fds[2], i;
+    long total = 0, n;
+    double t0 = now();
+
+    if (pipe(fds) < 0)
+        die("pipe");
+    for (i = 0; i < clients; i++) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            n = pairs_client(path, i, seconds, depth);
+            if (write(fds[1], &n, sizeof n) != sizeof n)
+                _exit(1);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    while (read(fds[0], &n, sizeof n) == sizeof n)
+        total += n;
+    while (wait(NULL) > 0)
+        ;
+    printf("pairs_per_sec %.0f\nclients %d\ndepth %d\n", (double)total / (now() - t0), clients,
+           depth);
+    return 0;
+}
+
+/* One timed take with template text tmpl, then the tuple goes back. */
+static double
+timed_take(struct reader *r, const char *tmpl)
+{
+    char req[256], *line, back[512];
+    double t0;
+    int n = snprintf(req, sizeof req, "{\"op\":\"in\",\"tmpl\":%s}\n", tmpl);
+    long id = -1;
+
+    t0 = now();
+    send_all(r->fd, req, (size_t)n);
+    line = read_line(r);
+    if (strncmp(line, "{\"id\":", 6) != 0) {
+        fprintf(stderr, "tsbench: no match for %s: %s\n", tmpl, line);
+        exit(1);
+    }
+    id = strtol(line + 6, NULL, 10);
+    n = snprintf(back, sizeof back, "{\"op\":\"out\",\"tuple\":%s\n",
+                 strstr(line, "\"tuple\":") + 8); /* ends with the reply's } */
+    finish(r);
+    t0 = now() - t0;
+    ack(r->fd, id);
+    send_all(r->fd, back, (size_t)n);
+    finish(r);
+    return t0;
+}
+
+static int
+cmd_take(const char *path, int reps, long n)
+{
+    struct reader *r = calloc(1, sizeof *r);
+    double *key = malloc((size_t)reps * sizeof *key), *field = malloc((size_t)reps * sizeof *field);
+    char tmpl[128];
+    int i;
+
+    r->fd = connect_to(path);
+    srand(1);
+    for (i = 0; i < reps; i++) {
+        snprintf(tmpl, sizeof tmpl, "[\"k%ld\",\"?\",\"?\"]", (long)rand() % (n < 1000 ? n : 1000));
+        key[i] = timed_take(r, tmpl);
+        snprintf(tmpl, sizeof tmpl, "[\"?\",%ld,\"?\"]", (long)rand() % n);
+        field[i] = timed_take(r, tmpl);
+    }
+    printf("take_key_us %.1f\ntake_field_us %.1f\n", median(key, reps) * 1e6,
+           median(field, reps) * 1e6);
+    close(r->fd);
+    free(key);
+    free(field);
+    free(r);
+    return 0;
+}
+
+static int
+cmd_rdall(const char *path, int reps)
+{
+    struct reader *r = calloc(1, sizeof *r);
+    double *t = malloc((size_t)reps * sizeof *t);
+    static const char req[] = "{\"op\":\"rd\",\"tmpl\":[\"hundred\",\"?\",\"?\"],\"all\":true}\n";
+    int i;
+
+    r->fd = connect_to(path);
+    for (i = 0; i < reps; i++) {
+        double t0 = now();
+
+        send_all(r->fd, req, sizeof req - 1);
+        finish(r);
+        t[i] = now() - t0;
+    }
+    printf("rd_all_100_us %.1f\n", median(t, reps) * 1e6);
+    close(r->fd);
+    free(t);
+    free(r);
+    return 0;
+}
+
+static long
+stat_of(struct reader *r, const char *key)
+{
+    static const char req[] = "{\"op\":\"stats\"}\n";
+    char pat[64], *line, *p;
+
+    send_all(r->fd, req, sizeof req - 1);
+    line = read_line(r);
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    p = strstr(line, pat);
+    return p != NULL ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+static int
+cmd_waiters(const char *path, int n)
+{
+    struct reader *ctl = calloc(1, sizeof *ctl);
+    int *fds = malloc((size_t)n * sizeof *fds), ep = epoll_create1(0), i, woken = 0;
+    char *got = calloc((size_t)n, 1), line[128], *batch, tag[32];
+    double idle[200], t0;
+    size_t len = 0;
+
+    /* A tag of our own: tuples left by an earlier run must not match. */
+    snprintf(tag, sizeof tag, "w%ld", (long)getpid());
+    ctl->fd = connect_to(path);
+    for (i = 0; i < n; i++) {
+        int k = snprintf(line, sizeof line, "{\"op\":\"in\",\"tmpl\":[\"%s\",%d,\"?\"]}\n",
+                         tag, i);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+        fds[i] = connect_to(path);
+        send_all(fds[i], line, (size_t)k);
+        epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+    }
+    while (stat_of(ctl, "waiters") < n)
+        usleep(1000);
+    for (i = 0; i < 200; i++) {
+        static const char out[] = "{\"op\":\"out\",\"tuple\":[\"w\",-1,\"x\"]}\n";
+        static const char in[] = "{\"op\":\"in\",\"tmpl\":[\"w\",-1,\"?\"]}\n";
+
+        t0 = now();
+        send_all(ctl->fd, out, sizeof out - 1);
+        finish(ctl);
+        idle[i] = now() - t0;
+        send_all(ctl->fd, in, sizeof in - 1);
+        ack(ctl->fd, finish(ctl));
+    }
+    batch = malloc((size_t)n * 80);
+    for (i = 0; i < n; i++)
+        len += (size_t)sprintf(batch + len, "{\"op\":\"out\",\"tuple\":[\"%s\",%d,\"x\"]}\n",
+                               tag, i);
+    t0 = now();
+    send_all(ctl->fd, batch, len);
+    while (woken < n) {
+        struct epoll_event evs[256];
+        int k = epoll_wait(ep, evs, 256, 10000), j;
+
+        if (k <= 0) {
+            fprintf(stderr, "tsbench: only %d of %d waiters woke\n", woken, n);
+            return 1;
+        }
+        for (j = 0; j < k; j++) {
+            uint32_t w = evs[j].data.u32;
+            char buf[512];
+            ssize_t m = read(fds[w], buf, sizeof buf - 1);
+            char want[64];
+
+            if (m <= 0)
+                continue;
+            buf[m] = '\0';
+            snprintf(want, sizeof want, "\"tuple\":[\"%s\",%u,\"x\"]", tag, w);
+            if (got[w] || strstr(buf, want) == NULL) {
+                fprintf(stderr, "tsbench: waiter %u got %s\n", w, buf);
+                return 1;
+            }
+            got[w] = 1;
+            woken++;
+            epoll_ctl(ep, EPOLL_CTL_DEL, fds[w], NULL);
+        }
+    }
+    printf("waiters %d\nidle_out_us %.1f\nwake_all_ms %.1f\nwake_each_us %.2f\n", n,
+           median(idle, 200) * 1e6, (now() - t0) * 1e3, (now() - t0) * 1e6 / n);
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+    for (i = 0; i < n; i++)
+        finish(ctl);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[1], "pairs") == 0)
+        return cmd_pairs(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
+    if (argc == 5 && strcmp(argv[1], "take") == 0)
+        return cmd_take(argv[2], atoi(argv[3]), atol(argv[4]));
+    if (argc == 4 && strcmp(argv[1], "rdall") == 0)
+        return cmd_rdall(argv[2], atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "waiters") == 0)
+        return cmd_waiters(argv[2], atoi(argv[3]));
+    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters SOCKET ... (see the source)\n");
+    return 2;
+}
