@@ -57,6 +57,21 @@ asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" check
 
+# The bats suites with the daemon under valgrind's memcheck: any error or
+# leak fails the test that started that daemon.
+valgrind-check: all $(UNIT)
+	TS_VALGRIND=1 TS_SOAK_SECONDS=1 TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) \
+	    scripts/run-tests
+
+# Benchmarks against Redis and Rinda; not part of check.  QUICK=1 for a short run.
+$(B)/bench/tsbench: scripts/bench/tsbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ scripts/bench/tsbench.c
+
+bench: all $(B)/bench/tsbench
+	TS_BIN=$(abspath $(B)/bin) TSBENCH=$(abspath $(B)/bench/tsbench) OUT=$(abspath $(B)/bench) \
+	    QUICK=$(QUICK) scripts/bench/run
+
 demo: all
 	PATH=$(abspath $(B)/bin):$$PATH scripts/examples/demo
 
@@ -72,7 +87,7 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check asan demo install clean
+.PHONY: all check asan bench demo install clean valgrind-check
 .SECONDARY:
 
 -include $(LIB_OBJS:.o=.d) $(PROGS:%=$(B)/cmd/%.d)

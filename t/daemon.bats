@@ -83,12 +83,16 @@ load helper
     eval "$(tsd -d -s "$TS_TMP/sock")"
     ts-out secret 1
     chmod 666 "$TS_SOCKET"
+    # Our own client refuses a daemon of another uid before saying anything...
     run setpriv --reuid=nobody --regid=nogroup --clear-groups "$TS_BIN/ts-in" -t 0 secret '?'
+    [ "$status" -eq 3 ]
+    [ "$output" = "ts-in: the daemon at $TS_SOCKET runs as uid 0, not as us: refusing to use it" ]
+    # ...and a raw client of another uid is refused by the daemon, unread.
+    py=$(command -v /usr/bin/python3 python3 | head -n 1)
+    run setpriv --reuid=nobody --regid=nogroup --clear-groups "$py" "$WIRE" "$TS_SOCKET" \
+        '{"op":"in","tmpl":["secret","?"]}'
     echo "$output"
-    [ "$status" -eq 4 ]
-    [ "$output" = "ts-in: permission denied: uid 65534 is not the daemon's uid" ]
-    run setpriv --reuid=nobody --regid=nogroup --clear-groups "$TS_BIN/ts-dump"
-    [ "$status" -eq 4 ]
+    [ "$output" = '{"ok":false,"code":"denied","error":"permission denied: uid 65534 is not the daemon'"'"'s uid"}' ]
     [ "$(ts-dump)" = '["secret",1]' ]
 }
 

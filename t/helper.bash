@@ -7,7 +7,14 @@ export PATH
 start_daemon() {
     TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
     export TS_TMP
-    eval "$(tsd -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log" "$@")"
+    if [ -n "${TS_VALGRIND:-}" ]; then
+        # make valgrind-check: the daemon (and its forks) under memcheck, one log per process.
+        eval "$(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --show-leak-kinds=definite,indirect --log-file="$TS_TMP/vg.%p" \
+            "$TS_BIN/tsd" -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log" "$@")"
+    else
+        eval "$(tsd -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log" "$@")"
+    fi
     # Unquoted formals such as ? are shell globs: run where no file matches them.
     cd "$TS_TMP" || return 1
     [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ]
@@ -18,7 +25,19 @@ stop_daemon() {
         tsd -k -s "$TS_SOCKET" 2>/dev/null || kill -9 "$TSD_PID" 2>/dev/null
         wait_gone "$TSD_PID"
     fi
+    # Under valgrind, any error or leak it logged fails the test.
+    if [ -n "${TS_VALGRIND:-}" ] && [ -n "${TS_TMP:-}" ]; then
+        local log bad=0
+        for log in "$TS_TMP"/vg.*; do
+            [ -s "$log" ] || continue
+            echo "valgrind: $log" >&2
+            cat "$log" >&2
+            bad=1
+        done
+        [ "$bad" = 0 ] || { cd / && rm -rf "$TS_TMP"; return 1; }
+    fi
     cd / && [ -n "${TS_TMP:-}" ] && rm -rf "$TS_TMP"
+    TS_TMP=
     return 0
 }
 

@@ -34,7 +34,10 @@ def main():
     for line in lines:
         data = line.encode("latin-1").decode("unicode_escape").encode("latin-1") if raw \
             else (line + "\n").encode()
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            break  # refused while sending: its reason is still there to read
     if replies is None:
         replies = len(lines)
     f = s.makefile("rb")

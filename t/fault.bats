@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# Faults: slow and greedy clients, running out of descriptors, half
+# messages, and many clients at once with exact conservation.
+
+load helper
+
+fds_of() { ls "/proc/$1/fd" | wc -l; }
+rss_of() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+@test "a reader that stops reading does not delay anyone else" {
+    seq 50000 | ts-out -l big
+    # ts-rd blocks on a pipe nobody reads, so it stops reading its socket.
+    ts-rd -a big '?' | sleep 60 &
+    bg $!
+    wait_stat clients 2   # ts-rd is connected, its reply queued behind the stuck pipe
+    for i in $(seq 20); do ts-out other "$i"; done
+    run timeout 10 ts-in -n 20 other '?'
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 20 ]
+}
+
+@test "a client that sends requests without reading replies is throttled, not buffered" {
+    before=$(rss_of "$TSD_PID")
+    # 200000 rd requests (about 13 MB of replies) and never a read.
+    python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.setblocking(False)
+req = b"{\"op\":\"rd\",\"tmpl\":[\"x\",\"?\"],\"timeout\":0}\n" * 1000
+sent = 0
+deadline = time.time() + 5
+while sent < 200 and time.time() < deadline:
+    try:
+        s.send(req); sent += 1
+    except BlockingIOError:
+        time.sleep(0.01)
+print(sent)
+time.sleep(1)' "$TS_SOCKET" > "$TS_TMP/sent" &
+p=$!
+bg $p
+ts-out x 1
+wait "$p"
+after=$(rss_of "$TSD_PID")
+    # It stopped reading once about 1 MiB of replies was queued: the client
+    # could not even send all of its requests, and memory stayed small.
+    [ "$(cat "$TS_TMP/sent")" -lt 200 ]
+    [ $((after - before)) -lt 16384 ]
+    [ "$(ts-rd x '?')" = 1 ]
+}
+
+@test "running out of descriptors: existing clients are served, new ones wait, then all recover" {
+    stop_daemon
+    TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
+    cd "$TS_TMP"
+    eval "$(ulimit -n 32; tsd -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log")"
+    # Hold 60 connections: more than the daemon has descriptors for.
+    python3 -c '
+import socket, sys, time
+held = []
+for _ in range(60):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+time.sleep(0.5)
+# The first connections were accepted and are served.
+f = held[0].makefile("rwb"); f.write(b"{\"op\":\"stats\"}\n"); f.flush()
+print(f.readline().decode().strip()[:11])
+time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
+    [ "$(cat "$TS_TMP/held")" = '{"ok":true,' ]
+    grep -q "pausing new connections" "$TS_TMP/tsd.log"
+    # They left: everything works again, and no descriptor leaked.
+    run timeout 10 ts-out back 1
+    [ "$status" -eq 0 ]
+    [ "$(ts-dump)" = '["back",1]' ]
+    wait_stat clients 1
+}
+
+@test "a client sending half a request and stalling does not block others" {
+    "$WIRE" "$TS_SOCKET" --raw '{"op":"out","tuple":["half"' --replies 0 --hold &
+    bg $!
+    wait_stat clients 2
+    ts-out whole 1
+    [ "$(ts-dump)" = '["whole",1]' ]
+}
+
+@test "1000 clients doing mixed out, in and rd: every tuple taken exactly once, nothing leaks" {
+    fds=$(fds_of "$TSD_PID")
+    run python3 "$BATS_TEST_DIRNAME/lib/soak.py" "$TS_SOCKET" 1000 "${TS_SOAK_SECONDS:-3}"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "puts "* ]]
+    wait_stat clients 1
+    [ "$(stat_of tuples)" = 0 ]
+    [ "$(stat_of lent)" = 0 ]
+    [ "$(stat_of waiters)" = 0 ]
+    [ "$(fds_of "$TSD_PID")" -eq "$fds" ]
+}
