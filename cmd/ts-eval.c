@@ -84,17 +84,17 @@ main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     if (kill != NULL) {
-        if (argc > 0 || name != NULL || put != NULL || take != NULL)
-            ts_die(TS_EXIT_USAGE, "-k takes no command, --name, --put or --take");
+        if (argc > 0 || name != NULL || put != NULL || take != NULL || count != 1)
+            ts_die(TS_EXIT_USAGE, "-k takes no command, -n, --name, --put or --take");
         conn = ts_cli_connect(sock, NULL, 0);
         rc = stop(conn, kill, grace);
         ts_conn_close(conn);
         return rc;
     }
-    if (argc == 0)
-        ts_usage(USAGE);
     if (grace >= 0)
         ts_die(TS_EXIT_USAGE, "-g goes with -k");
+    if (argc == 0)
+        ts_usage(USAGE);
     if (take != NULL)
         tmpl = split("--take", take, 1, &takew);
     if (put != NULL)
@@ -128,7 +128,7 @@ main(int argc, char **argv)
     conn = ts_cli_connect(sock, NULL, 0);
     rc = ts_conn_call(conn, req, &reply, err, sizeof err);
     if (rc == TS_EXIT_OK) {
-        printf("%s\n", json_string_value(json_object_get(reply, "name")));
+        printf("%s\n", name);
         for (k = 0; k < json_array_size(json_object_get(reply, "pids")); k++)
             printf("%" JSON_INTEGER_FORMAT "\n",
                    json_integer_value(json_array_get(json_object_get(reply, "pids"), k)));

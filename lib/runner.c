@@ -51,6 +51,7 @@ static json_t *put_value(const char *word, const json_t *tuple, const struct res
 static void run(const struct ts_runspec *spec, const json_t *tuple, int capture_out,
                 int capture_err, struct result *r);
 static int uses_stdout(char *const *put);
+static int has_placeholder(const char *word);
 static void die(const struct ts_runspec *spec, const char *what, const char *err)
     __attribute__((noreturn));
 
@@ -200,12 +201,27 @@ put_value(const char *word, const json_t *tuple, const struct result *r)
         ts_buf_free(&b);
         return v != NULL ? v : json_string("(output is not UTF-8)");
     }
-    if (strchr(word, '{') == NULL)
-        return ts_word_value(word);
+    if (!has_placeholder(word))
+        return ts_word_value(word); /* '{"a":1}' is an object, as with ts-out */
     subst(word, tuple, r, &b);
     v = json_stringn(ts_buf_head(&b), ts_buf_len(&b));
     ts_buf_free(&b);
     return v != NULL ? v : json_string("(not UTF-8)");
+}
+
+static int
+has_placeholder(const char *word)
+{
+    size_t len;
+    long field;
+
+    for (; *word != '\0'; word++) {
+        if (word[0] == '{' && word[1] == '{')
+            return 1; /* the escape counts: the word is text */
+        if (placeholder(word, &len, &field) != PH_NONE)
+            return 1;
+    }
+    return 0;
 }
 
 static int
@@ -309,8 +325,9 @@ run(const struct ts_runspec *spec, const json_t *tuple, int capture_out, int cap
                     close(pfd[i].fd);
                     pfd[i].fd = -1;
                 } else if (i == 0) {
-                    if (ts_buf_len(&r->out) < TS_STDOUT_MAX)
-                        ts_buf_add(&r->out, buf, (size_t)n);
+                    size_t room = TS_STDOUT_MAX - ts_buf_len(&r->out);
+
+                    ts_buf_add(&r->out, buf, (size_t)n < room ? (size_t)n : room);
                 } else {
                     keep_tail(&r->tail, buf, (size_t)n);
                     if (write(2, buf, (size_t)n) < 0)
@@ -402,6 +419,9 @@ ts_runner_main(const struct ts_runspec *spec)
         ts_buf_reset(&r.out);
         ts_buf_reset(&r.tail);
         run(spec, tuple, want_out, 1, &r);
+        /* Stopped mid-job and the command died of it: the job goes back, unconfirmed. */
+        if (stop_asked && r.status > 128)
+            _exit(128 + SIGTERM);
         if (spec->put != NULL)
             put(spec, conn, put_tuple(spec, tuple, &r));
         if (r.status != 0)

@@ -9,7 +9,8 @@
  * ["ts.exit", NAME, PID, STATUS], and first, if it failed,
  * ["ts.error", NAME, PID, STATUS, STDERR_TAIL, TUPLE] with the tuple it
  * was holding (which, unconfirmed, has gone back to the space).  Workers
- * stopped on purpose (ts-eval -k, shutdown) put ts.exit only.
+ * stopped on purpose (ts-eval -k, shutdown) put ts.exit only, and a job
+ * their command did not finish goes back to the space.
  *
  * A worker dies with the daemon (PR_SET_PDEATHSIG), and its command dies
  * with it in turn; stopping sends SIGTERM to the whole process group, then
@@ -59,8 +60,8 @@ struct worker {
 /* A client waiting for ts-eval -k to finish. */
 struct killreq {
     struct ts_client *c;  /* NULL once the client went away */
-    char *name;
-    long count;           /* workers it stops */
+    pid_t *pids;          /* the workers it stops (later ones of that name are not its business) */
+    long count;
     struct ts_timer timer; /* when to escalate to SIGKILL */
     struct ts_workers *ws;
     struct killreq *next;
@@ -320,7 +321,7 @@ fail:
 static int
 find_command(const char *cmd, const char *cwd, json_t *env, char *err, size_t errlen)
 {
-    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    const char *path = "/bin:/usr/bin"; /* what execvp uses without PATH */
     char buf[PATH_MAX];
     struct stat st;
     size_t i;
@@ -545,20 +546,22 @@ stop_named(struct ts_workers *ws, struct ts_client *c, json_t *req)
             return;
         }
     }
+    k = xcalloc(1, sizeof *k);
+    k->pids = xcalloc(ws->count + 1, sizeof *k->pids);
     for (w = ws->list; w != NULL; w = w->next) {
         if (strcmp(w->name, json_string_value(name)) != 0)
             continue;
         w->stopping = 1;
         kill(-w->pid, SIGTERM);
-        count++;
+        k->pids[count++] = w->pid;
     }
     if (count == 0) {
         ts_client_error(c, "nomatch", "no workers named '%s'", json_string_value(name));
+        free(k->pids);
+        free(k);
         return;
     }
-    k = xcalloc(1, sizeof *k);
     k->c = c;
-    k->name = xstrdup(json_string_value(name));
     k->count = count;
     k->ws = ws;
     ts_timer_init(&k->timer, on_kill_timer, k);
@@ -566,6 +569,18 @@ stop_named(struct ts_workers *ws, struct ts_client *c, json_t *req)
     k->next = ws->kills;
     ws->kills = k;
     c->flags |= TS_CLIENT_BLOCKED;
+}
+
+/* Is a worker this request stops still there? */
+static int
+kill_pending(struct killreq *k, struct worker *w)
+{
+    long i;
+
+    for (i = 0; i < k->count; i++)
+        if (k->pids[i] == w->pid)
+            return 1;
+    return 0;
 }
 
 static void
@@ -576,7 +591,7 @@ on_kill_timer(struct ts_loop *loop, void *arg)
 
     (void)loop;
     for (w = k->ws->list; w != NULL; w = w->next)
-        if (strcmp(w->name, k->name) == 0)
+        if (kill_pending(k, w))
             kill(-w->pid, SIGKILL);
 }
 
@@ -589,7 +604,7 @@ check_kills(struct ts_workers *ws)
     while ((k = *pp) != NULL) {
         struct worker *w;
 
-        for (w = ws->list; w != NULL && strcmp(w->name, k->name) != 0; w = w->next)
+        for (w = ws->list; w != NULL && !kill_pending(k, w); w = w->next)
             ;
         if (w != NULL) {
             pp = &k->next;
@@ -605,7 +620,7 @@ check_kills(struct ts_workers *ws)
             ts_client_touch(k->c, TS_CLIENT_RESUME);
         }
         ts_timer_cancel(ws->srv->loop, &k->timer);
-        free(k->name);
+        free(k->pids);
         free(k);
     }
 }
@@ -719,7 +734,7 @@ ts_workers_free(struct ts_workers *ws)
     while ((k = ws->kills) != NULL) {
         ws->kills = k->next;
         ts_timer_cancel(ws->srv->loop, &k->timer);
-        free(k->name);
+        free(k->pids);
         free(k);
     }
     free(ws);

@@ -28,9 +28,10 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 }
 
 @test "a worker's command gets only stdin, stdout and stderr" {
-    ts-eval --name fds --put 'fds {stdout}' -- sh -c 'ls /proc/$$/fd | tr "\n" " "' > /dev/null
-    run ts-in fds '?str'
-    [ "$output" = "0 1 2 " ]
+    # ls itself: fd 3 is the directory it is listing.
+    ts-eval --name fds --put 'fds {stdout}' -- ls /proc/self/fd > /dev/null
+    run ts-in -j fds '?str'
+    [ "$output" = '["fds","0\n1\n2\n3"]' ]
 }
 
 @test "the seed library's sum example prints 46" {
@@ -179,4 +180,29 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
     [ "$(ts-in -n 20 t '?' | wc -l)" -eq 20 ]
     run ts-in -t 30 ts.exit flood '?' '?int'
     [ "$(cut -f 2 <<< "$output")" = 0 ]
+}
+
+@test "ts-eval -k stops only the workers it signalled; a job cut short goes back" {
+    ts-eval --name same --take 'job ?' -- sleep 100 > /dev/null
+    ts-out job 1
+    wait_stat lent 1
+    ts-eval -k same -g 5 > /dev/null &
+    k=$!
+    bg $k
+    # A new worker of the same name, started while the first is stopping.
+    new=$(ts-eval --name same -- sleep 100 | tail -n 1)
+    wait "$k"
+    kill -0 "$new"
+    # sleep died of the SIGTERM mid-job: the job is back, and no ts.error.
+    wait_stat lent 0
+    [ "$(ts-dump job '?')" = '["job",1]' ]
+    run ts-in -t 0 ts.error same '?' '?' '?' '?'
+    [ "$status" -eq 1 ]
+}
+
+@test "--put words without placeholders are read like ts-out words" {
+    # Quotes inside FIELDS group as in a shell, so the object is quoted there.
+    ts-eval --name lit --put "lit '{\"a\":1}' 2 {status}" -- true > /dev/null
+    run ts-in -t 10 -j lit '?' '?' '?'
+    [ "$output" = '["lit",{"a":1},2,0]' ]
 }
