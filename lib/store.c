@@ -9,8 +9,34 @@
 #include "tuple.h"
 #include "xmalloc.h"
 
+/*
+ * The field index.  Most values in a large space occur once (ids, payloads),
+ * so a value held by a single tuple gets no bucket: its slot points straight
+ * at that tuple's link for the field, tagged with the low bit, and the
+ * link's prev (unused in a one-element list) points back at the tuple.  A
+ * second tuple with the same value turns the slot into a bucket; when a
+ * bucket is down to one tuple it turns back.  Open addressing with linear
+ * probing and backward-shift deletion: a slot is one pointer.
+ */
+#define SINGLE ((uintptr_t)1)
+
+struct fbucket {
+    struct ts_tuple *head; /* oldest */
+    struct ts_tuple *tail; /* newest */
+    uint32_t count;        /* two or more */
+    uint32_t k;            /* the link index: field k - 1 */
+};
+
+struct ftab {
+    uintptr_t *slots; /* 0 empty, a struct fbucket *, or a struct ts_link * | SINGLE */
+    size_t cap;       /* a power of two */
+    size_t count;     /* used slots */
+    size_t buckets;   /* of them, buckets */
+};
+
 struct ts_store {
-    struct ts_index ix;
+    struct ts_index ix;  /* arity buckets: every tuple of an arity, in order */
+    struct ftab ft;      /* field values */
     uint64_t seq;
     size_t tuples;
     size_t lent;
@@ -22,6 +48,9 @@ struct ts_store {
 
 static int same_value(const struct ts_bucket *b, const struct ts_key *k);
 static void field_key(const struct ts_tuple *t, uint32_t i, struct ts_key *k);
+static void ft_insert(struct ftab *ft, struct ts_tuple *t, uint32_t k);
+static void ft_remove(struct ftab *ft, struct ts_tuple *t, uint32_t k);
+static size_t ft_find(const struct ftab *ft, const struct ts_key *key);
 static void arity_key(uint32_t arity, struct ts_key *k);
 static void link_tail(struct ts_bucket *b, struct ts_tuple *t, uint32_t k);
 static void unlink_from(struct ts_store *st, struct ts_bucket *b, struct ts_tuple *t, uint32_t k);
@@ -50,6 +79,10 @@ ts_store_free(struct ts_store *st)
             free(t);
         }
     }
+    for (i = 0; i < st->ft.cap; i++)
+        if (st->ft.slots[i] != 0 && !(st->ft.slots[i] & SINGLE))
+            free((struct fbucket *)st->ft.slots[i]);
+    free(st->ft.slots);
     ts_index_free(&st->ix);
     free(st->arities);
     free(st);
@@ -102,6 +135,170 @@ link_tail(struct ts_bucket *b, struct ts_tuple *t, uint32_t k)
     b->count++;
 }
 
+/* The tuple and link index an entry stands for. */
+static struct ts_tuple *
+entry_tuple(uintptr_t e, uint32_t *k)
+{
+    if (e & SINGLE) {
+        struct ts_link *l = (struct ts_link *)(e & ~SINGLE);
+        struct ts_tuple *t = l->prev;
+
+        *k = (uint32_t)(l - t->link);
+        return t;
+    }
+    *k = ((struct fbucket *)e)->k;
+    return ((struct fbucket *)e)->head;
+}
+
+static uint64_t
+entry_hash(uintptr_t e)
+{
+    struct ts_key key;
+    uint32_t k;
+    struct ts_tuple *t = entry_tuple(e, &k);
+
+    field_key(t, k - 1, &key);
+    return key.hash;
+}
+
+static int
+entry_is(uintptr_t e, const struct ts_key *key)
+{
+    uint32_t k;
+    struct ts_tuple *t = entry_tuple(e, &k);
+    const uint32_t *off = ts_tuple_off(t);
+
+    return t->arity == key->arity && k == key->pos + 1 &&
+           ts_field_len(off, t->arity, t->len, key->pos) == key->len &&
+           memcmp(ts_tuple_text(t) + off[key->pos], key->text, key->len) == 0;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t
+ft_find(const struct ftab *ft, const struct ts_key *key)
+{
+    size_t mask = ft->cap - 1, i = key->hash & mask;
+
+    while (ft->slots[i] != 0 && !entry_is(ft->slots[i], key))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void
+ft_grow(struct ftab *ft)
+{
+    size_t cap = ft->cap ? ft->cap * 2 : 1024, i;
+    uintptr_t *old = ft->slots;
+    size_t oldcap = ft->cap;
+
+    ft->slots = xcalloc(cap, sizeof *ft->slots);
+    ft->cap = cap;
+    for (i = 0; i < oldcap; i++) {
+        size_t j;
+
+        if (old[i] == 0)
+            continue;
+        for (j = entry_hash(old[i]) & (cap - 1); ft->slots[j] != 0; j = (j + 1) & (cap - 1))
+            ;
+        ft->slots[j] = old[i];
+    }
+    free(old);
+}
+
+static void
+ft_insert(struct ftab *ft, struct ts_tuple *t, uint32_t k)
+{
+    struct ts_link *l = &t->link[k];
+    struct ts_key key;
+    struct fbucket *b;
+    size_t i;
+
+    if ((ft->count + 1) * 4 > ft->cap * 3)
+        ft_grow(ft);
+    field_key(t, k - 1, &key);
+    i = ft_find(ft, &key);
+    l->next = NULL;
+    if (ft->slots[i] == 0) {
+        l->prev = t; /* a one-tuple entry points back at its tuple */
+        ft->slots[i] = (uintptr_t)l | SINGLE;
+        ft->count++;
+        return;
+    }
+    if (ft->slots[i] & SINGLE) {
+        struct ts_link *first = (struct ts_link *)(ft->slots[i] & ~SINGLE);
+
+        b = xmalloc(sizeof *b);
+        b->head = b->tail = first->prev;
+        b->count = 1;
+        b->k = k;
+        first->prev = NULL;
+        ft->slots[i] = (uintptr_t)b;
+        ft->buckets++;
+    }
+    b = (struct fbucket *)ft->slots[i];
+    l->prev = b->tail;
+    b->tail->link[k].next = t;
+    b->tail = t;
+    b->count++;
+}
+
+/* Empty slot i, moving later entries of the same probe run back into it. */
+static void
+ft_vacate(struct ftab *ft, size_t i)
+{
+    size_t mask = ft->cap - 1, j = i;
+
+    for (;;) {
+        size_t home;
+
+        j = (j + 1) & mask;
+        if (ft->slots[j] == 0)
+            break;
+        home = entry_hash(ft->slots[j]) & mask;
+        /* Move it unless its home lies cyclically in (i, j]. */
+        if ((i < j) ? (home <= i || home > j) : (home <= i && home > j)) {
+            ft->slots[i] = ft->slots[j];
+            i = j;
+        }
+    }
+    ft->slots[i] = 0;
+    ft->count--;
+}
+
+static void
+ft_remove(struct ftab *ft, struct ts_tuple *t, uint32_t k)
+{
+    struct ts_link *l = &t->link[k];
+    struct ts_key key;
+    struct fbucket *b;
+    size_t i;
+
+    field_key(t, k - 1, &key);
+    i = ft_find(ft, &key);
+    if (ft->slots[i] & SINGLE) {
+        ft_vacate(ft, i);
+        return;
+    }
+    b = (struct fbucket *)ft->slots[i];
+    if (l->prev != NULL)
+        l->prev->link[k].next = l->next;
+    else
+        b->head = l->next;
+    if (l->next != NULL)
+        l->next->link[k].prev = l->prev;
+    else
+        b->tail = l->prev;
+    if (--b->count == 1) {
+        struct ts_tuple *r = b->head;
+
+        r->link[k].prev = r;
+        r->link[k].next = NULL;
+        ft->slots[i] = (uintptr_t)&r->link[k] | SINGLE;
+        ft->buckets--;
+        free(b);
+    }
+}
+
 struct ts_tuple *
 ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *off,
              uint32_t arity)
@@ -128,12 +325,8 @@ ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *
         st->arities[st->narities++] = b;
     }
     link_tail(b, t, 0);
-    for (i = 0; i < arity; i++) {
-        field_key(t, i, &key);
-        b = ts_index_put(&st->ix, &key);
-        /* A new bucket's value is read from its head, so link before any lookup. */
-        link_tail(b, t, i + 1);
-    }
+    for (i = 0; i < arity; i++)
+        ft_insert(&st->ft, t, i + 1);
     st->tuples++;
     st->bytes += len;
     return t;
@@ -170,11 +363,8 @@ ts_store_del(struct ts_store *st, struct ts_tuple *t)
     struct ts_key key;
     uint32_t i;
 
-    /* Look each bucket up while t is still in it: its head may be t. */
-    for (i = 0; i < t->arity; i++) {
-        field_key(t, i, &key);
-        unlink_from(st, ts_index_get(&st->ix, &key), t, i + 1);
-    }
+    for (i = 0; i < t->arity; i++)
+        ft_remove(&st->ft, t, i + 1);
     arity_key(t->arity, &key);
     unlink_from(st, ts_index_get(&st->ix, &key), t, 0);
     st->tuples--;
@@ -187,15 +377,19 @@ ts_store_del(struct ts_store *st, struct ts_tuple *t)
 void
 ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
 {
-    struct ts_bucket *best = NULL, *b;
+    struct ts_tuple *best = NULL;
+    size_t bestn = SIZE_MAX;
+    struct ts_bucket *b;
     struct ts_key key;
     uint32_t i;
 
     it->tm = tm;
     it->next = NULL;
     it->k = 0;
-    for (i = 0; i < tm->arity; i++) {
+    for (i = 0; i < tm->arity && st->ft.cap > 0; i++) {
         const struct ts_tfield *f = &tm->f[i];
+        uintptr_t e;
+        size_t n;
 
         if (f->kind != TS_F_LIT)
             continue;
@@ -204,20 +398,24 @@ ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
         key.text = f->lit;
         key.len = f->litlen;
         key.hash = f->hash;
-        b = ts_index_get(&st->ix, &key);
-        if (b == NULL)
+        e = st->ft.slots[ft_find(&st->ft, &key)];
+        if (e == 0)
             return; /* no tuple has this value here: nothing can match */
-        if (best == NULL || b->count < best->count) {
-            best = b;
-            it->k = i + 1;
+        n = (e & SINGLE) ? 1 : ((struct fbucket *)e)->count;
+        if (n < bestn) {
+            uint32_t k;
+
+            best = entry_tuple(e, &k);
+            bestn = n;
+            it->k = k;
         }
     }
-    if (best == NULL) {
+    if (best == NULL && tm->nlit == 0) {
         arity_key(tm->arity, &key);
-        best = ts_index_get(&st->ix, &key);
+        b = ts_index_get(&st->ix, &key);
+        best = b != NULL ? b->head : NULL;
     }
-    if (best != NULL)
-        it->next = best->head;
+    it->next = best;
 }
 
 struct ts_tuple *
@@ -269,7 +467,7 @@ ts_store_stats(const struct ts_store *st, struct ts_store_stats *s)
 {
     s->tuples = st->tuples;
     s->bytes = st->bytes;
-    s->buckets = st->ix.count;
+    s->buckets = st->ix.count + st->ft.buckets;
     s->lent = st->lent;
 }
 
