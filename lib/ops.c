@@ -135,7 +135,7 @@ op_out(struct ts_client *c, json_t *req)
         size_t arity = json_array_size(t);
 
         start[i] = ts_buf_len(&text);
-        off = xgrow(off, &offcap, noff + arity, sizeof *off);
+        off = xgrow(off, &offcap, noff + arity + 1, sizeof *off);
         if (ts_canon_tuple(t, &text, off + noff, err, sizeof err) < 0) {
             if (one != NULL)
                 ts_client_error(c, "bad", "%s", err);

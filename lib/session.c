@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "tuple.h"
 #include "worker.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -103,7 +104,9 @@ ts_client_error(struct ts_client *c, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    reply = json_pack("{s:b, s:s, s:s}", "ok", 0, "code", code, "error", msg);
+    /* A message may quote the client's bytes, cut anywhere: keep it valid UTF-8. */
+    reply = json_pack("{s:b, s:s, s:o}", "ok", 0, "code", code, "error",
+                      ts_text_string(msg, strlen(msg)));
     line = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     if (line != NULL) {
         ts_client_send(c, line, strlen(line));

@@ -12,6 +12,7 @@
 #include "xmalloc.h"
 
 static int match_field(const struct ts_tfield *f, const char *text, size_t len);
+static const char *regex_too_costly(const char *re);
 static int match_regex(const regex_t *re, const char *text, size_t len);
 
 static const struct {
@@ -42,6 +43,12 @@ ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
         return 1;
     }
     if (s[1] == '~') {
+        const char *why = regex_too_costly(s + 2);
+
+        if (why != NULL) {
+            snprintf(err, errlen, "bad regular expression: %s", why);
+            return -1;
+        }
         f->kind = TS_F_RE;
         rc = regcomp(&f->re, s + 2, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
@@ -63,6 +70,69 @@ ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
     }
     snprintf(err, errlen, "unknown type (one of ? ?str ?int ?num ?bool ?null ?arr ?obj ?~ERE)");
     return -1;
+}
+
+/*
+ * Compiling a regular expression runs in the daemon, for any client, so
+ * its cost must be bounded.  glibc expands repetitions: a{1,32767} takes
+ * seconds and every stacked operator (a++++...) doubles the work.  POSIX
+ * leaves stacked operators undefined anyway; bounds are kept small and few.
+ */
+#define RE_MAX_LEN 512
+#define RE_MAX_BOUND 100
+#define RE_MAX_BOUNDS 4
+#define RE_MAX_PRODUCT 1000 /* nested bounds multiply: (a{1,100}){1,100} is 10^4 copies */
+
+static const char *
+regex_too_costly(const char *re)
+{
+    int after_atom_op = 0, bounds = 0;
+    long product = 1;
+    const char *p;
+
+    if (strlen(re) > RE_MAX_LEN)
+        return "longer than 512 bytes";
+    for (p = re; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+            after_atom_op = 0;
+            continue;
+        }
+        if (*p == '[') {
+            /* A bracket expression: ']' first is literal, as are operators inside. */
+            p += (p[1] == '^') ? 2 : 1;
+            if (*p == ']')
+                p++;
+            while (*p != '\0' && *p != ']')
+                p++;
+            if (*p == '\0')
+                return NULL; /* regcomp reports the unbalanced bracket */
+            after_atom_op = 0;
+            continue;
+        }
+        if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+            if (after_atom_op)
+                return "repetition operators one after another";
+            after_atom_op = 1;
+            if (*p == '{') {
+                char *end;
+                long lo = strtol(p + 1, &end, 10), hi = lo;
+
+                if (*end == ',')
+                    hi = end[1] == '}' ? RE_MAX_BOUND + 1 : strtol(end + 1, &end, 10);
+                if (++bounds > RE_MAX_BOUNDS)
+                    return "more than 4 bounded repetitions";
+                if (lo > RE_MAX_BOUND || hi > RE_MAX_BOUND)
+                    return "a repetition bound over 100 (use + or *)";
+                product *= hi > 1 ? hi : 1;
+                if (product > RE_MAX_PRODUCT)
+                    return "repetition bounds multiplying to over 1000";
+            }
+            continue;
+        }
+        after_atom_op = 0;
+    }
+    return NULL;
 }
 
 struct ts_tmpl *

@@ -109,3 +109,22 @@ print(s.makefile().readline().strip())' "$TS_SOCKET"
     [ "$status" -eq 2 ]
     intact
 }
+
+# Found by the fuzzers (fuzz/regress/); each once stalled the daemon, hit
+# undefined behaviour, or got no reply at all.
+@test "fuzz regressions: costly regexes, an empty tuple, bytes that are not UTF-8" {
+    run timeout 10 "$WIRE" "$TS_SOCKET" '{"op":"rd","tmpl":["?~a+++++++++++++++++++++"],"timeout":0}' \
+        '{"op":"rd","tmpl":["?~a{1,32767}"],"timeout":0}' \
+        '{"op":"rd","tmpl":["?~((((a{1,100}){1,100}){1,100}){1,100})"],"timeout":0}' \
+        '{"op":"out","tuple":[]}'
+    [[ "${lines[0]}" == *"repetition operators one after another"* ]]
+    [[ "${lines[1]}" == *"bound over 100"* ]]
+    [[ "${lines[2]}" == *"multiplying to over 1000"* ]]
+    [[ "${lines[3]}" == *"at least one field"* ]]
+    for f in "$BATS_TEST_DIRNAME"/../fuzz/regress/request-*; do
+        # Each reproducer, ended by a newline if it lacks one (an empty line is ignored).
+        run timeout 10 "$WIRE" "$TS_SOCKET" --file "$f" "" --replies 1
+        [[ "$output" == '{"ok":false,"code":"bad"'* ]]
+    done
+    intact
+}
