@@ -89,6 +89,12 @@ ts_buf_line(struct ts_buf *b, char **line)
     return nl - p;
 }
 
+int
+ts_buf_has_line(const struct ts_buf *b)
+{
+    return ts_buf_len(b) > 0 && memchr(ts_buf_head(b), '\n', ts_buf_len(b)) != NULL;
+}
+
 void
 ts_buf_reset(struct ts_buf *b)
 {

@@ -46,6 +46,8 @@ void ts_buf_consume(struct ts_buf *b, size_t n);
  * newline is replaced by a NUL; call ts_buf_consume(b, len + 1) after use.
  */
 long ts_buf_line(struct ts_buf *b, char **line);
+/* Is a complete line buffered?  (Unlike ts_buf_line, changes nothing.) */
+int ts_buf_has_line(const struct ts_buf *b);
 void ts_buf_reset(struct ts_buf *b);
 void ts_buf_free(struct ts_buf *b);
 

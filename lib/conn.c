@@ -113,7 +113,7 @@ ts_conn_send(struct ts_conn *conn, const json_t *req, char *err, size_t errlen)
 int
 ts_conn_ready(struct ts_conn *conn)
 {
-    return memchr(ts_buf_head(&conn->in), '\n', ts_buf_len(&conn->in)) != NULL;
+    return ts_buf_has_line(&conn->in);
 }
 
 int

@@ -223,7 +223,7 @@ serve_input(struct ts_client *c)
     }
     /* A client that said all it had to say, and has nothing pending, is done. */
     if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) &&
-        ts_buf_line(&c->in, &line) < 0)
+        !ts_buf_has_line(&c->in))
         c->flags |= TS_CLIENT_CLOSING;
     ts_client_touch(c, 0);
 }

@@ -74,19 +74,22 @@ ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
 
 /*
  * Compiling a regular expression runs in the daemon, for any client, so
- * its cost must be bounded.  glibc expands repetitions: a{1,32767} takes
- * seconds and every stacked operator (a++++...) doubles the work.  POSIX
- * leaves stacked operators undefined anyway; bounds are kept small and few.
+ * its cost must be bounded.  glibc expands repetitions: x{m,n} becomes n
+ * copies of x and x+ becomes x x*, so a{1,32767} takes seconds and every
+ * nested or stacked '+' doubles the work ((((a)+)+)+... at 25 levels needs
+ * 27 GB).  POSIX leaves stacked operators undefined anyway; bounds are kept
+ * small and few, and few groups may be repeated with '+' or a bound.
  */
 #define RE_MAX_LEN 512
 #define RE_MAX_BOUND 100
 #define RE_MAX_BOUNDS 4
 #define RE_MAX_PRODUCT 1000 /* nested bounds multiply: (a{1,100}){1,100} is 10^4 copies */
+#define RE_MAX_GROUP_COPIES 6 /* groups followed by + or a bound: each may double */
 
 static const char *
 regex_too_costly(const char *re)
 {
-    int after_atom_op = 0, bounds = 0;
+    int after_atom_op = 0, after_group = 0, bounds = 0, group_copies = 0;
     long product = 1;
     const char *p;
 
@@ -95,7 +98,7 @@ regex_too_costly(const char *re)
     for (p = re; *p != '\0'; p++) {
         if (*p == '\\' && p[1] != '\0') {
             p++;
-            after_atom_op = 0;
+            after_atom_op = after_group = 0;
             continue;
         }
         if (*p == '[') {
@@ -107,13 +110,16 @@ regex_too_costly(const char *re)
                 p++;
             if (*p == '\0')
                 return NULL; /* regcomp reports the unbalanced bracket */
-            after_atom_op = 0;
+            after_atom_op = after_group = 0;
             continue;
         }
         if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
             if (after_atom_op)
                 return "repetition operators one after another";
+            if (after_group && (*p == '+' || *p == '{') && ++group_copies > RE_MAX_GROUP_COPIES)
+                return "more than 6 groups repeated with + or a bound (use *)";
             after_atom_op = 1;
+            after_group = 0;
             if (*p == '{') {
                 char *end;
                 long lo = strtol(p + 1, &end, 10), hi = lo;
@@ -131,6 +137,7 @@ regex_too_costly(const char *re)
             continue;
         }
         after_atom_op = 0;
+        after_group = *p == ')';
     }
     return NULL;
 }

@@ -43,7 +43,10 @@ after=$(rss_of "$TSD_PID")
     # It stopped reading once about 1 MiB of replies was queued: the client
     # could not even send all of its requests, and memory stayed small.
     [ "$(cat "$TS_TMP/sent")" -lt 200 ]
-    [ $((after - before)) -lt 16384 ]
+    # 16 MiB at most; AddressSanitizer keeps freed memory aside, so more there.
+    limit=16384
+    [ -z "${TS_ASAN:-}" ] || limit=262144
+    [ $((after - before)) -lt "$limit" ]
     [ "$(ts-rd x '?')" = 1 ]
 }
 
@@ -91,4 +94,11 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     [ "$(stat_of lent)" = 0 ]
     [ "$(stat_of waiters)" = 0 ]
     [ "$(fds_of "$TSD_PID")" -eq "$fds" ]
+}
+
+@test "pipelined requests from a client that half-closes and reads late are all answered" {
+    # Failed before the fix: the check for a further line overwrote its newline.
+    run python3 "$BATS_TEST_DIRNAME/../fuzz/regress/daemon-eof-throttle.py" "$TS_SOCKET"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"requests 30 final lines 30 errors 0"* ]]
 }
