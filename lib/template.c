@@ -77,20 +77,21 @@ ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
  * its cost must be bounded.  glibc expands repetitions: x{m,n} becomes n
  * copies of x and x+ becomes x x*, so a{1,32767} takes seconds and every
  * nested or stacked '+' doubles the work ((((a)+)+)+... at 25 levels needs
- * 27 GB).  POSIX leaves stacked operators undefined anyway; bounds are kept
- * small and few, and few groups may be repeated with '+' or a bound.
+ * 27 GB).  POSIX leaves stacked operators undefined anyway.  Bounds are
+ * kept small and few, and the copies regcomp could make are estimated and
+ * capped: at that cap it compiles in milliseconds.
  */
 #define RE_MAX_LEN 512
 #define RE_MAX_BOUND 100
 #define RE_MAX_BOUNDS 4
-#define RE_MAX_PRODUCT 1000 /* nested bounds multiply: (a{1,100}){1,100} is 10^4 copies */
-#define RE_MAX_GROUP_COPIES 6 /* groups followed by + or a bound: each may double */
+/* Copies regcomp may make: length x product of bounds x 2 per repeated group. */
+#define RE_MAX_COST 50000
 
 static const char *
 regex_too_costly(const char *re)
 {
-    int after_atom_op = 0, after_group = 0, bounds = 0, group_copies = 0;
-    long product = 1;
+    int after_atom_op = 0, after_group = 0, bounds = 0;
+    double cost = (double)strlen(re) + 1;
     const char *p;
 
     if (strlen(re) > RE_MAX_LEN)
@@ -116,8 +117,8 @@ regex_too_costly(const char *re)
         if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
             if (after_atom_op)
                 return "repetition operators one after another";
-            if (after_group && (*p == '+' || *p == '{') && ++group_copies > RE_MAX_GROUP_COPIES)
-                return "more than 6 groups repeated with + or a bound (use *)";
+            if (after_group && *p == '+')
+                cost *= 2;
             after_atom_op = 1;
             after_group = 0;
             if (*p == '{') {
@@ -130,15 +131,16 @@ regex_too_costly(const char *re)
                     return "more than 4 bounded repetitions";
                 if (lo > RE_MAX_BOUND || hi > RE_MAX_BOUND)
                     return "a repetition bound over 100 (use + or *)";
-                product *= hi > 1 ? hi : 1;
-                if (product > RE_MAX_PRODUCT)
-                    return "repetition bounds multiplying to over 1000";
+                cost *= hi > 1 ? (double)hi : 1;
             }
             continue;
         }
         after_atom_op = 0;
         after_group = *p == ')';
     }
+    if (cost > RE_MAX_COST)
+        return "too costly to compile (length times repetition bounds, doubled for each "
+               "group repeated with +, is over 50000: use * where you can)";
     return NULL;
 }
 
