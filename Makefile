@@ -49,13 +49,21 @@ $(B)/bin/%: $(B)/cmd/%.o $(B)/libts.a
 $(B)/t/unit/%: $(B)/t/unit/%.o $(B)/libts.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libts.a $(LDLIBS)
 
+FUZZ_SMOKE ?= 15
+
 check: all $(UNIT)
-	TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) scripts/run-tests
+	TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) TS_FUZZ_SECONDS=$(FUZZ_SMOKE) \
+	    TS_ASAN=$(TS_ASAN) scripts/run-tests
 
 # The same tests against a build with AddressSanitizer and UBSan.
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" check
+	    LDFLAGS="-fsanitize=address,undefined" FUZZ_SMOKE=0 TS_ASAN=1 check
+
+# The 1,000-client soak for three minutes (make check runs it for three seconds).
+soak: all
+	TS_SOAK_SECONDS=180 TS_BIN=$(abspath $(B)/bin) TS_UNIT=/nonexistent TESTS=t/fault.bats \
+	    scripts/run-tests
 
 # The bats suites with the daemon under valgrind's memcheck: any error or
 # leak fails the test that started that daemon.
@@ -85,9 +93,10 @@ install: all
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-* build-fuzz.log
 
-.PHONY: all check asan bench demo install clean valgrind-check
+.PHONY: all check asan bench demo install clean soak valgrind-check
 .SECONDARY:
 
 -include $(LIB_OBJS:.o=.d) $(PROGS:%=$(B)/cmd/%.d)
+include fuzz/fuzz.mk

@@ -1,0 +1,560 @@
+/*
+ * fuzz-request.c: libFuzzer target for the daemon's request handling.
+ *
+ * The input is split into lines, and each line goes through the real
+ * request code (ts_ops_dispatch, or ts_ops_try_ack while the client is
+ * blocked) of an in-process server: the space, the event loop object (for
+ * timers; nothing ever waits on it) and clients with fd -1 that are never
+ * registered in the loop.  Nothing is written anywhere: instead of
+ * ts_clients_service, which would send on the descriptor, the target runs
+ * its own copy of the service step that checks and then discards each
+ * client's queued output.
+ *
+ * serve_input() and service() below follow lib/session.c line for line,
+ * minus the socket I/O (they are static there).
+ *
+ * Lines starting with '#' are not sent to the daemon but drive the harness
+ * (a request is a JSON object, so such a line could only ever be malformed):
+ *
+ *   #0 .. #3   further lines come from client N (created on first use, and
+ *              again after it was lost); client 0 is the default
+ *   #x         the current client disconnects (ts_client_lost)
+ *   #t         the current client's timer fires, if armed (a timeout)
+ *   #e         the current client shuts down its sending side (EOF)
+ *
+ * Requests whose "op" is "eval" are skipped: they would fork workers.
+ *
+ * Protocol oracle: every reply line is a JSON object; every request but a
+ * blank line or an ack gets exactly one final line ({"ok":...}) -- at once,
+ * or, for an in/rd that blocks, when the wait ends; a final
+ * {"ok":true,"n":N} after tuple lines counts them; and every tuple sent is
+ * in canonical form.  A violation aborts with a message, so the fuzzer
+ * reports it.  The environment variable FUZZ_ORACLE=0 turns it off (crashes,
+ * leaks and undefined behaviour only).
+ *
+ * With FUZZ_KNOWN=1 (see known.h) lines that could hold a regular
+ * expression too costly to compile are skipped.
+ *
+ * srv->workers: lib/worker.c does not tolerate NULL everywhere
+ * (ts_workers_dump, reached by {"op":"dump","waiters":true}, dereferences
+ * it), so by default the server gets a real, empty worker set, made once
+ * and kept for the process (it holds nothing per input).  Build with
+ * -DFUZZ_WORKERS_NULL to use NULL as a bare server would, in which case
+ * dump requests asking for waiters are skipped as well.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "ops.h"
+#include "server.h"
+#include "session.h"
+#include "space.h"
+#include "tuple.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#include "known.h"
+
+#define NCLIENTS 4
+#define MAX_ROUNDS 10000
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct cstate {
+    struct ts_client *c; /* NULL when this slot has no live client */
+    int awaiting;        /* a blocked request still owes its final line */
+    long tuples;         /* tuple lines since the last {"ok":true} line */
+};
+
+static struct ts_server server;
+static struct ts_server *srv = &server;
+static struct ts_workers *workers; /* made once, empty for ever */
+static struct cstate cs[NCLIENTS];
+static int oracle = 1;
+static FILE *diag; /* stderr, kept even when libFuzzer closes fd 2 */
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(diag, "fuzz-request: ");
+    va_start(ap, fmt);
+    vfprintf(diag, fmt, ap);
+    va_end(ap);
+    fprintf(diag, "\n");
+    fflush(diag);
+    abort();
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    const char *e = getenv("FUZZ_ORACLE");
+    int fd = dup(2);
+
+    (void)argc;
+    (void)argv;
+    diag = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (diag == NULL)
+        diag = stderr;
+    if (e != NULL && strcmp(e, "0") == 0)
+        oracle = 0;
+    return 0;
+}
+
+/* ---- which client is which */
+
+static struct cstate *
+state_of(const struct ts_client *c)
+{
+    int i;
+
+    for (i = 0; i < NCLIENTS; i++)
+        if (cs[i].c == c)
+            return &cs[i];
+    fail("a client the harness does not know");
+}
+
+/* As ts_client_new, without a socket: fd -1, not in the loop. */
+static struct ts_client *
+client_new(void)
+{
+    struct ts_client *c = xcalloc(1, sizeof *c);
+
+    c->fd = -1;
+    c->pid = getpid();
+    c->srv = srv;
+    c->w.owner = c;
+    c->timeout = -1;
+    c->worker = ts_workers_find(srv->workers, c->pid);
+    ts_timer_init(&c->timer, NULL, c);
+    c->events = EPOLLIN | EPOLLRDHUP;
+    c->next = srv->clients;
+    if (srv->clients != NULL)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    return c;
+}
+
+/* Forget the slots of clients that were lost (before they are freed). */
+static void
+forget_dead(void)
+{
+    int i;
+
+    for (i = 0; i < NCLIENTS; i++)
+        if (cs[i].c != NULL && (cs[i].c->flags & TS_CLIENT_DEAD))
+            memset(&cs[i], 0, sizeof cs[i]);
+}
+
+/* ---- the output oracle */
+
+/* The decoded "op" of a request line, checked with lenient parsing. */
+static int
+op_is(const char *line, size_t len, const char *name)
+{
+    json_t *req = json_loadb(line, len, 0, NULL);
+    json_t *op = json_object_get(req, "op");
+    int rc = json_is_string(op) && strcmp(json_string_value(op), name) == 0;
+
+    json_decref(req);
+    return rc;
+}
+
+static int
+wants_waiters(const char *line, size_t len)
+{
+    json_t *req = json_loadb(line, len, 0, NULL);
+    int rc = json_is_true(json_object_get(req, "waiters"));
+
+    json_decref(req);
+    return rc;
+}
+
+/* A tuple line's tuple must be canonical text. */
+static void
+check_tuple_text(const char *line, size_t len)
+{
+    const char *p = memmem(line, len, "\"tuple\":", 8);
+    struct ts_buf b = TS_BUF_INIT;
+    size_t tlen;
+    json_t *v;
+
+    if (p == NULL || line[len - 1] != '}')
+        fail("odd tuple line: %.*s", (int)len, line);
+    p += 8;
+    tlen = (size_t)(line + len - 1 - p);
+    v = json_loadb(p, tlen, 0, NULL);
+    if (v == NULL || !json_is_array(v) || json_array_size(v) == 0)
+        fail("tuple line without a tuple: %.*s", (int)len, line);
+    ts_canon(v, &b);
+    if (ts_buf_len(&b) != tlen || memcmp(ts_buf_head(&b), p, tlen) != 0)
+        fail("tuple sent is not canonical: sent %.*s, canonical %.*s", (int)tlen, p,
+             (int)ts_buf_len(&b), ts_buf_head(&b));
+    ts_buf_free(&b);
+    json_decref(v);
+}
+
+/* Check one reply line; returns 1 for a final line. */
+static int
+check_line(struct cstate *s, const char *line, size_t len)
+{
+    json_error_t e;
+    json_t *v = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
+    json_t *ok, *n;
+    int final = 0;
+
+    if (v == NULL || !json_is_object(v))
+        fail("reply line is not a JSON object (%s): %.*s", v == NULL ? e.text : "not an object",
+             (int)len, line);
+    if ((ok = json_object_get(v, "ok")) != NULL) {
+        if (!json_is_boolean(ok))
+            fail("\"ok\" is not a boolean: %.*s", (int)len, line);
+        final = 1;
+        if (json_is_true(ok)) {
+            n = json_object_get(v, "n");
+            if (n != NULL && s->tuples > 0 && json_integer_value(n) != s->tuples)
+                fail("final line counts %lld tuples after %ld tuple lines: %.*s",
+                     (long long)json_integer_value(n), s->tuples, (int)len, line);
+            s->tuples = 0;
+        } else if (json_string_value(json_object_get(v, "error")) == NULL ||
+                   json_string_value(json_object_get(v, "code")) == NULL) {
+            fail("error line without code and error: %.*s", (int)len, line);
+        }
+    } else if (json_object_get(v, "tuple") != NULL) {
+        check_tuple_text(line, len);
+        s->tuples++;
+    } else if (json_object_get(v, "waiter") == NULL && json_object_get(v, "worker") == NULL) {
+        fail("unknown reply line: %.*s", (int)len, line);
+    }
+    json_decref(v);
+    return final;
+}
+
+/* Check and discard what is queued for a client; returns its final lines. */
+static int
+take_output(struct cstate *s)
+{
+    struct ts_client *c = s->c;
+    int finals = 0;
+    char *line;
+    long len;
+
+    if (!oracle) {
+        ts_buf_reset(&c->out);
+        return 0;
+    }
+    while ((len = ts_buf_line(&c->out, &line)) >= 0) {
+        finals += check_line(s, line, (size_t)len);
+        ts_buf_consume(&c->out, (size_t)len + 1);
+    }
+    if (ts_buf_len(&c->out) != 0)
+        fail("output does not end with a newline: %.*s", (int)ts_buf_len(&c->out),
+             ts_buf_head(&c->out));
+    return finals;
+}
+
+/* Output that no request of the client being served explains. */
+static void
+settle(void)
+{
+    int i;
+
+    for (i = 0; i < NCLIENTS; i++) {
+        struct cstate *s = &cs[i];
+        int f;
+
+        if (s->c == NULL || (s->c->flags & TS_CLIENT_DEAD))
+            continue;
+        f = take_output(s);
+        if (!oracle)
+            continue;
+        if (f > 1)
+            fail("client %d got %d final lines for one wait", i, f);
+        if (f == 1) {
+            if (!s->awaiting || (s->c->flags & TS_CLIENT_BLOCKED))
+                fail("client %d got a final line it was not waiting for", i);
+            s->awaiting = 0;
+        } else if (s->awaiting && !(s->c->flags & TS_CLIENT_BLOCKED)) {
+            fail("client %d stopped waiting without a final line", i);
+        }
+    }
+}
+
+/* ---- serving, as lib/session.c does it */
+
+static void
+dispatch(struct ts_client *c, char *line, size_t len)
+{
+    struct cstate *s = state_of(c);
+    int ack, f;
+
+    if (op_is(line, len, "eval"))
+        return; /* would fork */
+    if (fuzz_known() && fuzz_risky_ere(line, len))
+        return; /* a known bug: see known.h */
+#ifdef FUZZ_WORKERS_NULL
+    if (op_is(line, len, "dump") && wants_waiters(line, len))
+        return; /* ts_workers_dump(NULL, ...) */
+#else
+    (void)wants_waiters;
+#endif
+    settle();
+    ack = op_is(line, len, "ack");
+    ts_ops_dispatch(c, line, len);
+    f = take_output(s);
+    if (oracle) {
+        if (c->flags & TS_CLIENT_BLOCKED) {
+            if (f != 0)
+                fail("a final line, but the request blocks: %.*s", (int)len, line);
+            s->awaiting = 1;
+        } else if (len == 0 ? f != 0 : ack ? f > 1 : f != 1) {
+            fail("%d final lines for the request: %.*s", f, (int)len, line);
+        }
+    }
+    settle();
+}
+
+static int
+try_ack(struct ts_client *c, char *line, size_t len)
+{
+    struct cstate *s = state_of(c);
+    int rc, f;
+
+    settle();
+    rc = ts_ops_try_ack(c, line, len);
+    f = take_output(s);
+    /* Only a well-formed ack is served while blocked, and it has no reply. */
+    if (oracle && f != 0)
+        fail("%d final lines for an ack while blocked: %.*s", f, (int)len, line);
+    if (oracle && !(c->flags & TS_CLIENT_BLOCKED))
+        fail("an ack ended a wait: %.*s", (int)len, line);
+    settle();
+    return rc;
+}
+
+static void
+serve_input(struct ts_client *c)
+{
+    char *line;
+    long len;
+
+    c->flags &= ~TS_CLIENT_RESUME;
+    while (!(c->flags & (TS_CLIENT_DEAD | TS_CLIENT_CLOSING))) {
+        if (ts_buf_len(&c->out) > TS_OUT_HIGH) {
+            c->flags |= TS_CLIENT_THROTTLED;
+            break;
+        }
+        c->flags &= ~TS_CLIENT_THROTTLED;
+        len = ts_buf_line(&c->in, &line);
+        if (len < 0) {
+            if (ts_buf_len(&c->in) > c->srv->maxline) {
+                ts_client_error(c, "bad", "request line longer than %zu bytes",
+                                c->srv->maxline);
+                c->flags |= TS_CLIENT_CLOSING;
+                ts_buf_reset(&c->in);
+            }
+            break;
+        }
+        if ((size_t)len > c->srv->maxline) {
+            ts_client_error(c, "bad", "request line longer than %zu bytes", c->srv->maxline);
+            c->flags |= TS_CLIENT_CLOSING;
+            ts_buf_reset(&c->in);
+            break;
+        }
+        if (c->flags & TS_CLIENT_BLOCKED) {
+            if (!try_ack(c, line, (size_t)len)) {
+                line[len] = '\n'; /* leave it for when the wait ends */
+                break;
+            }
+        } else {
+            dispatch(c, line, (size_t)len);
+        }
+        ts_buf_consume(&c->in, (size_t)len + 1);
+    }
+    if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) &&
+        ts_buf_line(&c->in, &line) < 0)
+        c->flags |= TS_CLIENT_CLOSING;
+    ts_client_touch(c, 0);
+}
+
+/* session.c's service(), with "write the output" being settle(). */
+static void
+service(struct ts_client *c)
+{
+    settle();
+    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) &&
+        !(c->flags & TS_CLIENT_BLOCKED)) {
+        if (c->flags & TS_CLIENT_DEAD)
+            return;
+        serve_input(c);
+        settle();
+    }
+    if ((c->flags & TS_CLIENT_CLOSING) && ts_buf_len(&c->out) == 0)
+        ts_client_lost(c, NULL);
+}
+
+/* ts_clients_service without I/O, run until nothing is pending. */
+static void
+pump(void)
+{
+    struct ts_client *list, *c, **pp;
+    int rounds = 0;
+
+    while (srv->pending != NULL) {
+        if (++rounds > MAX_ROUNDS)
+            fail("clients stay pending for ever");
+        list = srv->pending;
+        srv->pending = NULL;
+        while ((c = list) != NULL) {
+            list = c->pnext;
+            if (!(c->flags & TS_CLIENT_DEAD))
+                service(c);
+            c->flags &= ~TS_CLIENT_PENDING;
+            if ((c->flags & TS_CLIENT_RESUME) && !(c->flags & TS_CLIENT_BLOCKED))
+                ts_client_touch(c, 0);
+        }
+        for (pp = &srv->pending; *pp != NULL;) {
+            c = *pp;
+            if (c->flags & TS_CLIENT_DEAD) {
+                *pp = c->pnext;
+                c->flags &= ~TS_CLIENT_PENDING;
+            } else {
+                pp = &c->pnext;
+            }
+        }
+    }
+    settle();
+    forget_dead();
+    while ((c = srv->dead) != NULL) {
+        srv->dead = c->dnext;
+        ts_client_free(c);
+    }
+}
+
+/* ---- the input */
+
+static struct ts_client *
+current(int slot)
+{
+    if (cs[slot].c == NULL) {
+        memset(&cs[slot], 0, sizeof cs[slot]);
+        cs[slot].c = client_new();
+    }
+    return cs[slot].c;
+}
+
+static void
+directive(int *slot, const char *line, size_t len)
+{
+    struct ts_client *c;
+
+    if (len < 2)
+        return;
+    if (line[1] >= '0' && line[1] < '0' + NCLIENTS) {
+        *slot = line[1] - '0';
+        return;
+    }
+    c = cs[*slot].c;
+    if (c == NULL)
+        return;
+    settle();
+    switch (line[1]) {
+    case 'x':
+        ts_client_lost(c, NULL);
+        break;
+    case 't':
+        /* As run_timers: disarm, then call. */
+        if (c->timer.slot != SIZE_MAX && c->timer.fn != NULL) {
+            ts_timer_cancel(srv->loop, &c->timer);
+            c->timer.fn(srv->loop, c->timer.arg);
+        }
+        break;
+    case 'e':
+        /* As on_io after read_input saw the end of the stream. */
+        c->flags |= TS_CLIENT_EOF;
+        serve_input(c);
+        break;
+    default:
+        return;
+    }
+    settle();
+    forget_dead();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data, *end = p + size;
+    struct ts_client *c;
+    int slot = 0;
+
+    memset(srv, 0, sizeof *srv);
+    memset(cs, 0, sizeof cs);
+    srv->lfd = -1;
+    srv->sigfd = -1;
+    srv->loop = ts_loop_new();
+    if (srv->loop == NULL)
+        fail("ts_loop_new failed");
+    ts_space_init(&srv->space, ts_ops_deliver, srv);
+    srv->maxline = 1u << 20;
+#ifdef FUZZ_WORKERS_NULL
+    srv->workers = NULL;
+#else
+    if (workers == NULL)
+        workers = ts_workers_new(srv);
+    srv->workers = workers;
+#endif
+    clock_gettime(CLOCK_REALTIME, &srv->started);
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (len > 0 && p[0] == '#') {
+            directive(&slot, p, len);
+        } else {
+            /* As read_input: the bytes arrive, then serve_input runs. */
+            c = current(slot);
+            ts_buf_add(&c->in, p, len);
+            ts_buf_add(&c->in, "\n", 1);
+            serve_input(c);
+        }
+        pump();
+        p += len + 1;
+    }
+
+    /* As the server's teardown: every client is lost, then freed. */
+    settle();
+    while (srv->clients != NULL)
+        ts_client_lost(srv->clients, NULL);
+    forget_dead();
+    ts_clients_service(srv);
+    if (srv->clients != NULL || srv->dead != NULL || srv->pending != NULL || srv->nclients != 0)
+        fail("clients left after teardown");
+    if (srv->space.waiters.count != 0)
+        fail("%zu waiters left after every client was lost", srv->space.waiters.count);
+    {
+        struct ts_store_stats st;
+
+        ts_store_stats(srv->space.store, &st);
+        if (st.lent != 0)
+            fail("%zu tuples still lent after every client was lost", st.lent);
+    }
+    ts_space_free(&srv->space);
+    ts_loop_free(srv->loop);
+    return 0;
+}
