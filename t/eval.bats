@@ -183,17 +183,19 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 }
 
 @test "ts-eval -k stops only the workers it signalled; a job cut short goes back" {
-    ts-eval --name same --take 'job ?' -- sleep 100 > /dev/null
+    # A command that ignores SIGTERM, so the worker stays "stopping" until KILLed.
+    ts-eval --name same --take 'job ?' -- sh -c 'trap "" TERM; sleep 100' > /dev/null
     ts-out job 1
     wait_stat lent 1
-    ts-eval -k same -g 5 > /dev/null &
+    ts-eval -k same -g 1 > /dev/null &
     k=$!
     bg $k
+    until ts-dump -w | grep -q '"state":"stopping"'; do sleep 0.01; done
     # A new worker of the same name, started while the first is stopping.
     new=$(ts-eval --name same -- sleep 100 | tail -n 1)
     wait "$k"
     kill -0 "$new"
-    # sleep died of the SIGTERM mid-job: the job is back, and no ts.error.
+    # The first was killed mid-job: the job is back, and no ts.error.
     wait_stat lent 0
     [ "$(ts-dump job '?')" = '["job",1]' ]
     run ts-in -t 0 ts.error same '?' '?' '?' '?'
