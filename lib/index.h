@@ -34,7 +34,8 @@ struct ts_bucket {
     void *tail;   /* newest element */
 };
 
-/* Does bucket b (never empty) hold elements whose value is k's? */
+/* Does bucket b (never empty) hold elements whose value is k's?  NULL for an
+ * index of arity buckets only. */
 typedef int ts_index_same_fn(const struct ts_bucket *b, const struct ts_key *k);
 
 struct ts_index {

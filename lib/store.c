@@ -46,7 +46,6 @@ struct ts_store {
     size_t arcap;
 };
 
-static int same_value(const struct ts_bucket *b, const struct ts_key *k);
 static void field_key(const struct ts_tuple *t, uint32_t i, struct ts_key *k);
 static void ft_insert(struct ftab *ft, struct ts_tuple *t, uint32_t k);
 static void ft_remove(struct ftab *ft, struct ts_tuple *t, uint32_t k);
@@ -60,7 +59,7 @@ ts_store_new(void)
 {
     struct ts_store *st = xcalloc(1, sizeof *st);
 
-    ts_index_init(&st->ix, same_value);
+    ts_index_init(&st->ix, NULL); /* arity buckets only: no values to compare */
     return st;
 }
 
@@ -86,16 +85,6 @@ ts_store_free(struct ts_store *st)
     ts_index_free(&st->ix);
     free(st->arities);
     free(st);
-}
-
-static int
-same_value(const struct ts_bucket *b, const struct ts_key *k)
-{
-    const struct ts_tuple *t = b->head;
-    const uint32_t *off = ts_tuple_off(t);
-
-    return ts_field_len(off, t->arity, t->len, k->pos) == k->len &&
-           memcmp(ts_tuple_text(t) + off[k->pos], k->text, k->len) == 0;
 }
 
 static void
