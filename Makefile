@@ -98,5 +98,5 @@ clean:
 .PHONY: all check asan bench demo install clean soak valgrind-check
 .SECONDARY:
 
--include $(LIB_OBJS:.o=.d) $(PROGS:%=$(B)/cmd/%.d)
+-include $(LIB_OBJS:.o=.d) $(PROGS:%=$(B)/cmd/%.d) $(UNIT:=.d)
 include fuzz/fuzz.mk

@@ -4,16 +4,19 @@
  *
  * Off by default: a plain run reports every bug, known or not.  With
  * FUZZ_KNOWN=1 in the environment the targets skip inputs that would only
- * hit a known bug again:
+ * hit one of these again:
  *
- *   - match-2, request-5: a "?~ERE" formal whose ERE nests repeated groups,
- *     "((((a)+)+)+)+...", makes glibc's regcomp, which lib/template.c calls
- *     once its cost check let the ERE through, take memory doubling with
- *     each level.  Inputs whose text could hold an ERE with many
- *     repetitions are skipped, in every target (fuzz_risky_ere).
- *
- * (match-1, request-1 to request-4 were fixed in lib/ by commit 092e3e1;
- * their replays pass.)
+ *   - request-6, match-3 (open): a backreference.  glibc's regexec takes
+ *     time growing steeply with the subject's length for an ERE such as
+ *     (.*)(.*)(.*)\3\2\1x (a GNU extension to ERE), and it runs in the
+ *     daemon's event loop on every tuple offered to the waiter;
+ *   - request-7 (open, fuzz-request.c only): {"op":"ack","id":05}, an ack
+ *     whose id jansson refuses (a leading zero, or over INT64_MAX), is
+ *     taken as an ack by ops.c's quick_ack and gets no error reply;
+ *   - many repetitions: match-1, request-4 (stacked '+'), match-2,
+ *     request-5 (nested repeated groups) made regcomp take memory doubling
+ *     with each one (fixed in lib/ by commits 092e3e1 and c5b968b, which
+ *     bound what a regular expression may cost to compile).
  */
 #ifndef FUZZ_KNOWN_H
 #define FUZZ_KNOWN_H
@@ -35,10 +38,11 @@ fuzz_known(void)
 }
 
 /*
- * Could some ERE in this text make glibc's regcomp blow up?  A crude upper
- * bound on how many times repetitions copy the pattern: each '+' doubles
- * it, each "{n,m}" multiplies it by the larger bound plus one; brackets and
- * backslash escapes are not looked at specially (overestimating is fine).
+ * Could some ERE in this text hold a backreference, or make glibc's regcomp
+ * blow up?  For the latter, a crude upper bound on how many times
+ * repetitions copy the pattern: each '+' doubles it, each "{n,m}"
+ * multiplies it by the larger bound plus one; brackets and backslash
+ * escapes are not looked at specially (overestimating is fine).
  */
 static int
 fuzz_risky_ere(const char *s, size_t n)
@@ -47,6 +51,8 @@ fuzz_risky_ere(const char *s, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && s[i + 1] >= '1' && s[i + 1] <= '9')
+            return 1; /* a backreference (in JSON text, "\\1" holds one too) */
         if (s[i] == '+') {
             size *= 2;
         } else if (s[i] == '{') {

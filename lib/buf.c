@@ -66,6 +66,17 @@ ts_buf_printf(struct ts_buf *b, const char *fmt, ...)
 }
 
 void
+ts_buf_add_u64(struct ts_buf *b, uint64_t n)
+{
+    char tmp[20], *p = tmp + sizeof tmp;
+
+    do
+        *--p = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    ts_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void
 ts_buf_consume(struct ts_buf *b, size_t n)
 {
     b->start += n;

@@ -9,6 +9,7 @@
 #define TS_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ts_buf {
     char *data;  /* allocation, NULL while empty and never used */
@@ -35,6 +36,8 @@ void ts_buf_add(struct ts_buf *b, const void *p, size_t n);
 void ts_buf_addstr(struct ts_buf *b, const char *s);
 void ts_buf_printf(struct ts_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Append a number in decimal (the hot path's printf). */
+void ts_buf_add_u64(struct ts_buf *b, uint64_t n);
 /* Make room for at least n more bytes; returns where to write them. */
 char *ts_buf_space(struct ts_buf *b, size_t n);
 /* Mark n bytes written after ts_buf_space. */

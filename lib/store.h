@@ -34,10 +34,10 @@ struct ts_link {
  * canonical text and a NUL.
  */
 struct ts_tuple {
-    uint64_t seq;   /* arrival order, unique, increasing */
+    uint64_t seq : 63; /* arrival order, unique, increasing */
+    uint64_t lent : 1; /* handed out and not yet confirmed */
     uint32_t arity;
-    uint32_t len;   /* length of the canonical text */
-    uint32_t lent;  /* nonzero while handed out and unconfirmed */
+    uint32_t len;      /* length of the canonical text */
     struct ts_link link[];
 };
 

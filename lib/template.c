@@ -98,6 +98,9 @@ regex_too_costly(const char *re)
         return "longer than 512 bytes";
     for (p = re; *p != '\0'; p++) {
         if (*p == '\\' && p[1] != '\0') {
+            /* A GNU extension, not ERE, and exponential to match. */
+            if (p[1] >= '1' && p[1] <= '9')
+                return "back-references (\\1 to \\9) are not allowed";
             p++;
             after_atom_op = after_group = 0;
             continue;
@@ -125,8 +128,9 @@ regex_too_costly(const char *re)
                 char *end;
                 long lo = strtol(p + 1, &end, 10), hi = lo;
 
+                /* {m,} is m copies and a star: costs m + 1. */
                 if (*end == ',')
-                    hi = end[1] == '}' ? RE_MAX_BOUND + 1 : strtol(end + 1, &end, 10);
+                    hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
                 if (++bounds > RE_MAX_BOUNDS)
                     return "more than 4 bounded repetitions";
                 if (lo > RE_MAX_BOUND || hi > RE_MAX_BOUND)

@@ -121,10 +121,16 @@ print(s.makefile().readline().strip())' "$TS_SOCKET"
     [[ "${lines[1]}" == *"bound over 100"* ]]
     [[ "${lines[2]}" == *"too costly to compile"* ]]
     [[ "${lines[3]}" == *"at least one field"* ]]
+    run "$WIRE" "$TS_SOCKET" '{"op":"rd","tmpl":["?~(.*)(.*)(.*)\\3\\2\\1x"],"timeout":0}'
+    [[ "$output" == *"back-references"* ]]
     for f in "$BATS_TEST_DIRNAME"/../fuzz/regress/request-*; do
-        # Each reproducer, ended by a newline if it lacks one (an empty line is ignored).
-        run timeout 10 "$WIRE" "$TS_SOCKET" --file "$f" "" --replies 1
-        [[ "$output" == '{"ok":false,"code":"bad"'* ]]
+        # Each reproducer, ended by a newline if it lacks one (an empty line is
+        # ignored); its last request is the bad one.
+        n=$(awk 'END { print NR }' "$f")
+        [ "$n" -gt 0 ] || n=1
+        run timeout 10 "$WIRE" "$TS_SOCKET" --file "$f" "" --replies "$n"
+        [[ "${lines[$((n - 1))]}" == '{"ok":false,"code":"bad"'* ]]
+        ts-in -a -j '?' > /dev/null || true   # what a reproducer put
     done
     intact
 }
