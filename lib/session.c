@@ -149,6 +149,14 @@ on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg)
         ts_client_touch(c, 0);
 }
 
+/* How much input to hold: a paused client only gets to send acks. */
+static size_t
+input_cap(const struct ts_client *c)
+{
+    return (c->flags & (TS_CLIENT_BLOCKED | TS_CLIENT_THROTTLED)) ? TS_IN_PAUSED
+                                                                    : c->srv->maxline + 1;
+}
+
 static void
 read_input(struct ts_client *c)
 {
@@ -157,7 +165,7 @@ read_input(struct ts_client *c)
 
     if (c->flags & (TS_CLIENT_EOF | TS_CLIENT_CLOSING))
         return;
-    while (total < READ_BUDGET) {
+    while (total < READ_BUDGET && ts_buf_len(&c->in) <= input_cap(c)) {
         n = read(c->fd, ts_buf_space(&c->in, READ_CHUNK), READ_CHUNK);
         if (n > 0) {
             ts_buf_commit(&c->in, (size_t)n);
@@ -190,11 +198,10 @@ serve_input(struct ts_client *c)
 
     c->flags &= ~TS_CLIENT_RESUME;
     while (!(c->flags & (TS_CLIENT_DEAD | TS_CLIENT_CLOSING))) {
-        if (ts_buf_len(&c->out) > TS_OUT_HIGH) {
+        if (ts_buf_len(&c->out) > TS_OUT_HIGH)
             c->flags |= TS_CLIENT_THROTTLED;
-            break;
-        }
-        c->flags &= ~TS_CLIENT_THROTTLED;
+        else
+            c->flags &= ~TS_CLIENT_THROTTLED;
         len = ts_buf_line(&c->in, &line);
         if (len < 0) {
             if (ts_buf_len(&c->in) > c->srv->maxline) {
@@ -211,9 +218,9 @@ serve_input(struct ts_client *c)
             ts_buf_reset(&c->in);
             break;
         }
-        if (c->flags & TS_CLIENT_BLOCKED) {
+        if (c->flags & (TS_CLIENT_BLOCKED | TS_CLIENT_THROTTLED)) {
             if (!ts_ops_try_ack(c, line, (size_t)len)) {
-                line[len] = '\n'; /* leave it for when the wait ends */
+                line[len] = '\n'; /* leave it for when the wait or the backlog ends */
                 break;
             }
         } else {
@@ -255,8 +262,7 @@ update_events(struct ts_client *c)
 {
     uint32_t ev = 0;
 
-    if (!(c->flags & (TS_CLIENT_EOF | TS_CLIENT_CLOSING | TS_CLIENT_THROTTLED)) &&
-        ts_buf_len(&c->in) <= c->srv->maxline + 1)
+    if (!(c->flags & (TS_CLIENT_EOF | TS_CLIENT_CLOSING)) && ts_buf_len(&c->in) <= input_cap(c))
         ev |= EPOLLIN | EPOLLRDHUP;
     if (ts_buf_len(&c->out) > 0)
         ev |= EPOLLOUT;

@@ -9,6 +9,13 @@
  * wait, never inside one of its own callbacks; every way of losing a client
  * goes through ts_client_lost, which also withdraws its waiter and returns
  * the tuples lent to it.
+ *
+ * A client whose unwritten replies pass TS_OUT_HIGH is throttled the same
+ * way as a blocked one: acks are still read and served, other requests
+ * wait until its output has drained.  Acks must keep flowing: a client
+ * that confirms what it has read while the rest of a large reply is still
+ * coming would otherwise fill its socket with acks nobody reads, stop
+ * reading, and wait for us while we wait for it.
  */
 #ifndef TS_SESSION_H
 #define TS_SESSION_H
@@ -30,8 +37,15 @@
 #define TS_CLIENT_BLOCKED 0x20 /* a request is waiting */
 #define TS_CLIENT_THROTTLED 0x40 /* output over the high mark: not reading */
 
-/* Output queued beyond this stops reading the client's requests. */
+/* Output queued beyond this stops serving the client's requests (but acks). */
 #define TS_OUT_HIGH (1u << 20)
+/*
+ * While a client is blocked or throttled, only acks are served, and its
+ * input is read up to this much: enough to keep draining the acks of a
+ * client that confirms as it reads (so neither side waits for the other),
+ * little enough that requests piled up behind them cost nothing.
+ */
+#define TS_IN_PAUSED (64u << 10)
 
 struct ts_lent {
     struct ts_tuple *t; /* the lent tuple */

@@ -102,3 +102,16 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     [ "$status" -eq 0 ]
     [[ "$output" == *"requests 30 final lines 30 errors 0"* ]]
 }
+
+@test "draining a million tuples while confirming them does not deadlock" {
+    [ -z "${TS_VALGRIND:-}" ] || skip "too slow under valgrind"
+    # Failed before the fix: the daemon, with over 1 MiB of reply queued,
+    # stopped reading the client's acks; the client, its socket full of
+    # acks, stopped reading the reply.  Both waited for ever.
+    seq 1000000 | ts-out -l n
+    run timeout 120 sh -c "ts-in -a n '?' | wc -l"
+    [ "$status" -eq 0 ]
+    [ "$output" -eq 1000000 ]
+    [ "$(stat_of tuples)" = 0 ]
+    [ "$(stat_of lent)" = 0 ]
+}
