@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,20 +127,45 @@ main(int argc, char **argv)
     return TS_EXIT_OK;
 }
 
-/* Ask the daemon to stop, then wait for it to close our connection as it exits. */
+/* Gone, or a zombie waiting for its parent: either way, no longer running. */
+static int
+exited(pid_t pid)
+{
+    char path[64], stat[256], *p;
+    FILE *fp;
+    int gone = 1;
+
+    if (kill(pid, 0) < 0)
+        return errno == ESRCH;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if ((fp = fopen(path, "r")) == NULL)
+        return 1;
+    if (fgets(stat, sizeof stat, fp) != NULL && (p = strrchr(stat, ')')) != NULL)
+        gone = p[1] == ' ' && p[2] == 'Z';
+    fclose(fp);
+    return gone;
+}
+
+/*
+ * Ask the daemon to stop, wait for it to close our connection (it has
+ * removed its socket and stopped its workers by then), then for the
+ * process itself to be gone.
+ */
 static int
 stop_daemon(const char *path)
 {
     json_t *req = json_pack("{s:s}", "op", "shutdown"), *reply;
     char err[400], buf[256];
     struct ts_conn *conn = ts_conn_open(path, err, sizeof err);
-    int rc;
+    pid_t pid = 0;
+    int rc, i;
 
     if (conn == NULL) {
         json_decref(req);
         ts_die(TS_EXIT_CONN, "%s", err);
     }
     rc = ts_conn_call(conn, req, &reply, err, sizeof err);
+    pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
     json_decref(req);
     json_decref(reply);
     if (rc != TS_EXIT_OK) {
@@ -153,6 +180,8 @@ stop_daemon(const char *path)
         break;
     }
     ts_conn_close(conn);
+    for (i = 0; pid > 0 && i < 3000 && !exited(pid); i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
     return TS_EXIT_OK;
 }
 

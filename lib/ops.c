@@ -496,7 +496,10 @@ static void
 op_shutdown(struct ts_client *c, json_t *req)
 {
     (void)req;
-    ts_client_send(c, "{\"ok\":true}\n", 12);
+    /* Our pid: the one SO_PEERCRED tells is the process that called listen. */
+    ts_buf_add(&c->out, "{\"ok\":true,\"pid\":", 17);
+    ts_buf_add_u64(&c->out, (uint64_t)getpid());
+    ts_client_send(c, "}\n", 2);
     ts_log("shutdown requested by pid %ld", (long)c->pid);
     ts_server_stop(c->srv);
 }

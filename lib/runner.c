@@ -36,6 +36,14 @@ enum ph { PH_NONE, PH_FIELD, PH_TUPLE, PH_STATUS, PH_STDOUT };
  */
 static volatile sig_atomic_t busy, stop_asked;
 
+/*
+ * The worker's connection and last result live as long as the process and
+ * are left to _exit, which may come from the signal handler: kept here, they
+ * stay reachable (and leak checkers agree).
+ */
+static struct ts_conn *the_conn;
+static struct result the_result;
+
 static void
 on_term(int sig)
 {
@@ -375,26 +383,23 @@ void
 ts_runner_main(const struct ts_runspec *spec)
 {
     int want_out = uses_stdout(spec->put);
-    struct result r;
-    struct ts_conn *conn;
+    struct result *rp = &the_result;
     char err[300];
 
-    memset(&r, 0, sizeof r);
     signal(SIGTERM, on_term);
     busy = 1;
     if (spec->take == NULL) {
-        run(spec, NULL, want_out, 0, &r);
+        run(spec, NULL, want_out, 0, rp);
         if (spec->put != NULL) {
-            conn = ts_conn_open(spec->socket, err, sizeof err);
-            if (conn == NULL)
+            the_conn = ts_conn_open(spec->socket, err, sizeof err);
+            if (the_conn == NULL)
                 die(spec, "connect", err);
-            put(spec, conn, put_tuple(spec, NULL, &r));
-            ts_conn_close(conn);
+            put(spec, the_conn, put_tuple(spec, NULL, rp));
         }
-        _exit(r.status);
+        _exit(rp->status);
     }
-    conn = ts_conn_open(spec->socket, err, sizeof err);
-    if (conn == NULL)
+    the_conn = ts_conn_open(spec->socket, err, sizeof err);
+    if (the_conn == NULL)
         die(spec, "connect", err);
     for (;;) {
         json_t *req = json_pack("{s:s, s:O}", "op", "in", "tmpl", spec->take);
@@ -407,31 +412,31 @@ ts_runner_main(const struct ts_runspec *spec)
         char ack[64];
         int n;
 
-        if (ts_conn_send(conn, req, err, sizeof err) != TS_EXIT_OK ||
-            ts_conn_recv(conn, &reply, err, sizeof err) != TS_EXIT_OK ||
-            ts_conn_recv(conn, &final, err, sizeof err) != TS_EXIT_OK)
+        if (ts_conn_send(the_conn, req, err, sizeof err) != TS_EXIT_OK ||
+            ts_conn_recv(the_conn, &reply, err, sizeof err) != TS_EXIT_OK ||
+            ts_conn_recv(the_conn, &final, err, sizeof err) != TS_EXIT_OK)
             _exit(0); /* the daemon is gone: so are we */
         tuple = json_object_get(reply, "tuple");
         id = json_integer_value(json_object_get(reply, "id"));
         if (tuple == NULL)
             die(spec, "take", json_string_value(json_object_get(reply, "error")));
         busy = 1;
-        ts_buf_reset(&r.out);
-        ts_buf_reset(&r.tail);
-        run(spec, tuple, want_out, 1, &r);
+        ts_buf_reset(&rp->out);
+        ts_buf_reset(&rp->tail);
+        run(spec, tuple, want_out, 1, rp);
         /* Stopped mid-job and the command died of it: the job goes back, unconfirmed. */
-        if (stop_asked && r.status > 128)
+        if (stop_asked && rp->status > 128)
             _exit(128 + SIGTERM);
         if (spec->put != NULL)
-            put(spec, conn, put_tuple(spec, tuple, &r));
-        if (r.status != 0)
-            put(spec, conn,
+            put(spec, the_conn, put_tuple(spec, tuple, rp));
+        if (rp->status != 0)
+            put(spec, the_conn,
                 json_pack("[s, s, I, i, o, O]", "ts.error", spec->name, (json_int_t)getpid(),
-                          r.status, ts_text_string(ts_buf_head(&r.tail), ts_buf_len(&r.tail)),
+                          rp->status, ts_text_string(ts_buf_head(&rp->tail), ts_buf_len(&rp->tail)),
                           tuple));
         /* Done with it for good: only now is it confirmed. */
         n = snprintf(ack, sizeof ack, "{\"op\":\"ack\",\"id\":%" JSON_INTEGER_FORMAT "}\n", id);
-        if (write(conn->fd, ack, (size_t)n) != n)
+        if (write(the_conn->fd, ack, (size_t)n) != n)
             _exit(0);
         json_decref(reply);
         json_decref(final);
