@@ -128,12 +128,14 @@ regex_too_costly(const char *re)
                 char *end;
                 long lo = strtol(p + 1, &end, 10), hi = lo;
 
+                if (++bounds > RE_MAX_BOUNDS)
+                    return "more than 4 bounded repetitions";
+                if (lo > RE_MAX_BOUND)
+                    return "a repetition bound over 100 (use + or *)";
                 /* {m,} is m copies and a star: costs m + 1. */
                 if (*end == ',')
                     hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
-                if (++bounds > RE_MAX_BOUNDS)
-                    return "more than 4 bounded repetitions";
-                if (lo > RE_MAX_BOUND || hi > RE_MAX_BOUND)
+                if (hi > RE_MAX_BOUND)
                     return "a repetition bound over 100 (use + or *)";
                 cost *= hi > 1 ? (double)hi : 1;
             }
