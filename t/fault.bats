@@ -43,9 +43,9 @@ after=$(rss_of "$TSD_PID")
     # It stopped reading once about 1 MiB of replies was queued: the client
     # could not even send all of its requests, and memory stayed small.
     [ "$(cat "$TS_TMP/sent")" -lt 200 ]
-    # 16 MiB at most; AddressSanitizer keeps freed memory aside, so more there.
+    # 16 MiB at most; AddressSanitizer and valgrind keep freed memory aside.
     limit=16384
-    [ -z "${TS_ASAN:-}" ] || limit=262144
+    [ -z "${TS_ASAN:-}${TS_VALGRIND:-}" ] || limit=262144
     [ $((after - before)) -lt "$limit" ]
     [ "$(ts-rd x '?')" = 1 ]
 }
