@@ -93,6 +93,11 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     [ "$(stat_of tuples)" = 0 ]
     [ "$(stat_of lent)" = 0 ]
     [ "$(stat_of waiters)" = 0 ]
+    # The last ts-dump's connection may still be closing: give it a moment.
+    for _ in $(seq 500); do
+        [ "$(fds_of "$TSD_PID")" -eq "$fds" ] && break
+        sleep 0.02
+    done
     [ "$(fds_of "$TSD_PID")" -eq "$fds" ]
 }
 
