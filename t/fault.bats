@@ -90,6 +90,16 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     [ "$status" -eq 0 ]
     [[ "$output" == "puts "* ]]
     wait_stat clients 1
+    rss1=$(rss_of "$TSD_PID")
+    # A second round the same size must not grow the daemon: what the first
+    # round's clients used was given back (malloc keeps it for reuse).
+    run python3 "$BATS_TEST_DIRNAME/lib/soak.py" "$TS_SOCKET" 1000 "${TS_SOAK_SECONDS:-3}"
+    [ "$status" -eq 0 ]
+    wait_stat clients 1
+    rss2=$(rss_of "$TSD_PID")
+    echo "rss after round 1: $rss1 KiB, after round 2: $rss2 KiB"
+    [ $((rss2 - rss1)) -lt 8192 ]
+    wait_stat clients 1
     [ "$(stat_of tuples)" = 0 ]
     [ "$(stat_of lent)" = 0 ]
     [ "$(stat_of waiters)" = 0 ]
@@ -119,4 +129,26 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     [ "$output" -eq 1000000 ]
     [ "$(stat_of tuples)" = 0 ]
     [ "$(stat_of lent)" = 0 ]
+}
+
+@test "no request makes the daemon open a file or run a program (eval aside)" {
+    command -v strace > /dev/null || skip "needs strace"
+    strace -f -qq -e trace=open,openat,creat,execve,unlink,unlinkat,rename,renameat,mkdir,chmod \
+        -o "$TS_TMP/trace" -p "$TSD_PID" &
+    st=$!
+    bg $st
+    until grep -q 'TracerPid:[[:space:]]*[1-9]' "/proc/$TSD_PID/status"; do sleep 0.01; done
+    # Nine requests, eight replies: an ack has none.
+    run "$WIRE" "$TS_SOCKET" --replies 8 \
+        '{"op":"out","tuple":["/etc/passwd","../../x"],"file":"/etc/shadow","cwd":"/"}' \
+        '{"op":"rd","tmpl":["/etc/passwd","?"],"timeout":0,"argv":["/bin/sh"]}' \
+        '{"op":"in","tmpl":["?~/etc/.*","?"],"timeout":0}' \
+        '{"op":"dump","tmpl":["?","?"],"waiters":true,"path":"/tmp/x"}' \
+        '{"op":"stats","log":"/tmp/evil"}' '{"op":"ack","id":1}' '{"op":"exec","argv":["id"]}' \
+        '{"op":"out","tuple":["$(touch /tmp/pwned)","`id`"]}' '{"op":"dump"}'
+    kill "$st"
+    wait "$st" 2> /dev/null || true
+    echo "$(cat "$TS_TMP/trace")"
+    ! grep -E 'open|creat|execve|unlink|rename|mkdir|chmod' "$TS_TMP/trace"
+    [ ! -e /tmp/pwned ]
 }
