@@ -98,7 +98,9 @@ time.sleep(0.5)' "$TS_SOCKET" > "$TS_TMP/held"
     wait_stat clients 1
     rss2=$(rss_of "$TSD_PID")
     echo "rss after round 1: $rss1 KiB, after round 2: $rss2 KiB"
-    [ $((rss2 - rss1)) -lt 8192 ]
+    # Under valgrind or ASan freed memory sits in a quarantine (20 MB, 256 MB)
+    # instead of being reused; there the tool's own leak check is the proof.
+    [ -n "${TS_VALGRIND:-}${TS_ASAN:-}" ] || [ $((rss2 - rss1)) -lt 8192 ]
     wait_stat clients 1
     [ "$(stat_of tuples)" = 0 ]
     [ "$(stat_of lent)" = 0 ]
