@@ -2,16 +2,14 @@
  * fuzz-request.c: libFuzzer target for the daemon's request handling.
  *
  * The input is split into lines, and each line goes through the real
- * request code (ts_ops_dispatch, or ts_ops_try_ack while the client is
- * blocked) of an in-process server: the space, the event loop object (for
- * timers; nothing ever waits on it) and clients with fd -1 that are never
- * registered in the loop.  Nothing is written anywhere: instead of
- * ts_clients_service, which would send on the descriptor, the target runs
- * its own copy of the service step that checks and then discards each
+ * daemon's own ts_client_serve (lib/session.c) of an in-process server:
+ * the space, the event loop object (for timers; nothing ever waits on it)
+ * and clients with fd -1 that are never registered in the loop.  The link
+ * wraps ts_ops_dispatch and ts_ops_try_ack (-Wl,--wrap, see fuzz.mk), so
+ * every request the real code serves passes through the checks below.
+ * Nothing is written anywhere: instead of ts_clients_service, which would
+ * send on the descriptor, service() below checks and then discards each
  * client's queued output.
- *
- * serve_input() and service() below follow lib/session.c line for line,
- * minus the socket I/O (they are static there).
  *
  * Lines starting with '#' are not sent to the daemon but drive the harness
  * (a request is a JSON object, so such a line could only ever be malformed):
@@ -315,8 +313,13 @@ settle(void)
 
 /* ---- serving, as lib/session.c does it */
 
-static void
-dispatch(struct ts_client *c, char *line, size_t len)
+void __real_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len);
+int __real_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len);
+void __wrap_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len);
+int __wrap_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len);
+
+void
+__wrap_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len)
 {
     struct cstate *s = state_of(c);
     int ack, f;
@@ -333,7 +336,7 @@ dispatch(struct ts_client *c, char *line, size_t len)
 #endif
     settle();
     ack = op_is(line, len, "ack");
-    ts_ops_dispatch(c, line, len);
+    __real_ts_ops_dispatch(c, line, len);
     f = take_output(s);
     if (oracle) {
         if (c->flags & TS_CLIENT_BLOCKED) {
@@ -347,14 +350,14 @@ dispatch(struct ts_client *c, char *line, size_t len)
     settle();
 }
 
-static int
-try_ack(struct ts_client *c, char *line, size_t len)
+int
+__wrap_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len)
 {
     struct cstate *s = state_of(c);
     int rc, f;
 
     settle();
-    rc = ts_ops_try_ack(c, line, len);
+    rc = __real_ts_ops_try_ack(c, line, len);
     f = take_output(s);
     /* Only a well-formed ack is served while blocked, and it has no reply. */
     if (oracle && f != 0)
@@ -363,51 +366,6 @@ try_ack(struct ts_client *c, char *line, size_t len)
         fail("an ack ended a wait: %.*s", (int)len, line);
     settle();
     return rc;
-}
-
-static void
-serve_input(struct ts_client *c)
-{
-    char *line;
-    long len;
-
-    c->flags &= ~TS_CLIENT_RESUME;
-    while (!(c->flags & (TS_CLIENT_DEAD | TS_CLIENT_CLOSING))) {
-        if (ts_buf_len(&c->out) > TS_OUT_HIGH) {
-            c->flags |= TS_CLIENT_THROTTLED;
-            break;
-        }
-        c->flags &= ~TS_CLIENT_THROTTLED;
-        len = ts_buf_line(&c->in, &line);
-        if (len < 0) {
-            if (ts_buf_len(&c->in) > c->srv->maxline) {
-                ts_client_error(c, "bad", "request line longer than %zu bytes",
-                                c->srv->maxline);
-                c->flags |= TS_CLIENT_CLOSING;
-                ts_buf_reset(&c->in);
-            }
-            break;
-        }
-        if ((size_t)len > c->srv->maxline) {
-            ts_client_error(c, "bad", "request line longer than %zu bytes", c->srv->maxline);
-            c->flags |= TS_CLIENT_CLOSING;
-            ts_buf_reset(&c->in);
-            break;
-        }
-        if (c->flags & TS_CLIENT_BLOCKED) {
-            if (!try_ack(c, line, (size_t)len)) {
-                line[len] = '\n'; /* leave it for when the wait ends */
-                break;
-            }
-        } else {
-            dispatch(c, line, (size_t)len);
-        }
-        ts_buf_consume(&c->in, (size_t)len + 1);
-    }
-    if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) &&
-        ts_buf_line(&c->in, &line) < 0)
-        c->flags |= TS_CLIENT_CLOSING;
-    ts_client_touch(c, 0);
 }
 
 /* session.c's service(), with "write the output" being settle(). */
@@ -419,7 +377,7 @@ service(struct ts_client *c)
         !(c->flags & TS_CLIENT_BLOCKED)) {
         if (c->flags & TS_CLIENT_DEAD)
             return;
-        serve_input(c);
+        ts_client_serve(c);
         settle();
     }
     if ((c->flags & TS_CLIENT_CLOSING) && ts_buf_len(&c->out) == 0)
@@ -505,7 +463,7 @@ directive(int *slot, const char *line, size_t len)
     case 'e':
         /* As on_io after read_input saw the end of the stream. */
         c->flags |= TS_CLIENT_EOF;
-        serve_input(c);
+        ts_client_serve(c);
         break;
     default:
         return;
@@ -546,11 +504,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > 0 && p[0] == '#') {
             directive(&slot, p, len);
         } else {
-            /* As read_input: the bytes arrive, then serve_input runs. */
+            /* As read_input: the bytes arrive, then ts_client_serve runs. */
             c = current(slot);
             ts_buf_add(&c->in, p, len);
             ts_buf_add(&c->in, "\n", 1);
-            serve_input(c);
+            ts_client_serve(c);
         }
         pump();
         p += len + 1;

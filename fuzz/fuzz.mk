@@ -44,6 +44,8 @@ FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 # input takes milliseconds: one that takes 10 s is a finding (the default
 # is 20 minutes).
 FUZZ_TIMEOUT ?= 10
+# fuzz-request checks every request the daemon's own serving code hands on.
+FUZZ_LDFLAGS_request = -Wl,--wrap=ts_ops_dispatch -Wl,--wrap=ts_ops_try_ack
 FUZZ_OPTS_request = -close_fd_mask=2 -dict=fuzz/request.dict -max_len=4096 -timeout=$(FUZZ_TIMEOUT)
 FUZZ_OPTS_words = -dict=fuzz/words.dict -max_len=1024 -timeout=$(FUZZ_TIMEOUT)
 FUZZ_OPTS_match = -dict=fuzz/match.dict -max_len=1024 -timeout=$(FUZZ_TIMEOUT)
@@ -96,7 +98,7 @@ fuzz-build: $(FUZZ_BINS)
 
 $(FUZZ_B)/fuzz-%: fuzz/fuzz-%.c fuzz/known.h $(FUZZ_LIB_SRCS) $(FUZZ_LIB_HDRS) fuzz/fuzz.mk
 	@mkdir -p $(FUZZ_B)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_LIBS) $(FUZZ_LDFLAGS_$*)
 
 fuzz-clean:
 	rm -rf $(FUZZ_B)

@@ -22,7 +22,6 @@
 
 static void on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg);
 static void read_input(struct ts_client *c);
-static void serve_input(struct ts_client *c);
 static int flush_output(struct ts_client *c);
 static void update_events(struct ts_client *c);
 
@@ -140,7 +139,7 @@ on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg)
         read_input(c);
         if (c->flags & TS_CLIENT_DEAD)
             return;
-        serve_input(c);
+        ts_client_serve(c);
         if (events & (EPOLLHUP | EPOLLERR)) {
             ts_client_lost(c, NULL);
             return;
@@ -197,8 +196,8 @@ read_input(struct ts_client *c)
  * Serve complete lines while the client is not blocked and its output is
  * not piling up.  While it is blocked, only acks at the head are served.
  */
-static void
-serve_input(struct ts_client *c)
+void
+ts_client_serve(struct ts_client *c)
 {
     char *line;
     long len;
@@ -288,7 +287,7 @@ service(struct ts_client *c)
             read_input(c);
         if (c->flags & TS_CLIENT_DEAD)
             return;
-        serve_input(c);
+        ts_client_serve(c);
         if (flush_output(c) < 0)
             return;
     }

@@ -87,6 +87,12 @@ struct ts_client {
 struct ts_client *ts_client_new(struct ts_server *srv, int fd);
 void ts_client_free(struct ts_client *c);
 
+/*
+ * Serve the complete request lines in c->in, as far as the client's state
+ * allows (see above).  The event loop calls it after reading; so does the
+ * fuzz target, which feeds c->in itself.
+ */
+void ts_client_serve(struct ts_client *c);
 /* Queue bytes for the client; they are written before the loop waits. */
 void ts_client_send(struct ts_client *c, const char *p, size_t n);
 /* Queue a final error line {"ok":false,"code":code,"error":msg}. */
