@@ -20,7 +20,7 @@ LDLIBS = $(JANSSON_LIBS) -lm
 
 B ?= build
 
-LIB_SRCS = lib/buf.c lib/cli.c lib/conn.c lib/field.c lib/index.c lib/loop.c lib/ops.c \
+LIB_SRCS = lib/buf.c lib/bulk.c lib/cli.c lib/conn.c lib/field.c lib/index.c lib/loop.c lib/ops.c lib/scan.c \
            lib/runner.c lib/server.c lib/session.c lib/sockpath.c lib/space.c lib/store.c lib/template.c \
            lib/tuple.c lib/waiter.c lib/worker.c lib/xmalloc.c
 LIB_HDRS = lib/buf.h lib/conn.h lib/field.h lib/template.h lib/tuple.h

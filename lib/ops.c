@@ -13,9 +13,33 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "scan.h"
 #include "tuple.h"
 #include "worker.h"
 #include "xmalloc.h"
+
+/*
+ * Tuples checked and in canonical text, ready to be stored together: a
+ * batch goes in whole or not at all.
+ */
+struct batch {
+    struct ts_buf text; /* the tuples' texts, one after another */
+    uint32_t *off;      /* field offsets, each from its own tuple's start */
+    size_t noff, offcap;
+    struct {
+        size_t start; /* where the tuple's text starts in text */
+        size_t first; /* where its field offsets start in off */
+    } *at;
+    size_t n, cap;
+};
+
+/* What an in or rd asks for, however it was read. */
+struct ask {
+    int take;
+    double timeout; /* seconds; negative for none */
+    long want;      /* tuples wanted */
+    int all;        /* every match now, without waiting */
+};
 
 typedef void op_fn(struct ts_client *c, json_t *req);
 
@@ -26,6 +50,13 @@ static void on_timeout(struct ts_loop *loop, void *arg);
 static void ack(struct ts_client *c, json_t *req);
 static void confirm_upto(struct ts_client *c, uint64_t upto);
 static int quick_ack(const char *line, size_t len, uint64_t *id);
+static int quick_out(struct ts_client *c, const char *line, size_t len);
+static int quick_ask(struct ts_client *c, const char *line, size_t len);
+static void batch_mark(struct batch *b);
+static void batch_store(struct ts_client *c, struct batch *b);
+static void batch_free(struct batch *b);
+static void use_template(struct ts_client *c, struct ts_tmpl *tm, const char *p, size_t n);
+static void ask(struct ts_client *c, const struct ask *a);
 static double wall_clock(void);
 
 /* Sorted by name, as documented. */
@@ -53,6 +84,10 @@ ts_ops_dispatch(struct ts_client *c, const char *line, size_t len)
     if (quick_ack(line, len, &id)) {
         c->srv->ops++;
         confirm_upto(c, id);
+        return;
+    }
+    if (quick_out(c, line, len) || quick_ask(c, line, len)) {
+        c->srv->ops++;
         return;
     }
     req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
@@ -142,6 +177,159 @@ quick_ack(const char *line, size_t len, uint64_t *id)
     return i > sizeof head - 1;
 }
 
+/*
+ * After the request's last value: the closing characters in close, with
+ * whitespace allowed around each, and then the end of the line.
+ */
+static int
+closes(const char *p, const char *end, const char *close)
+{
+    for (; *close != '\0'; close++) {
+        p = ts_scan_space(p, end);
+        if (p == end || *p++ != *close)
+            return 0;
+    }
+    return ts_scan_space(p, end) == end;
+}
+
+/*
+ * Out in the two forms clients send, {"op":"out","tuple":T} and
+ * {"op":"out","tuples":[T,...]}, with tuples of the simple subset (scan.h).
+ */
+static int
+quick_out(struct ts_client *c, const char *line, size_t len)
+{
+    static const char one[] = "{\"op\":\"out\",\"tuple\":", many[] = "{\"op\":\"out\",\"tuples\":[";
+    struct batch b = {TS_BUF_INIT, NULL, 0, 0, NULL, 0, 0};
+    const char *p = NULL, *end = line + len;
+    int ok = 0;
+
+    if (len > sizeof many && memcmp(line, many, sizeof many - 1) == 0) {
+        for (p = line + sizeof many - 1;; p++) {
+            batch_mark(&b);
+            p = ts_scan_tuple(p, end, &b.text, &b.off, &b.noff, &b.offcap);
+            if (p == NULL)
+                break;
+            p = ts_scan_space(p, end);
+            if (p == end || *p != ',')
+                break;
+        }
+        ok = p != NULL && closes(p, end, "]}");
+    } else if (len > sizeof one && memcmp(line, one, sizeof one - 1) == 0) {
+        batch_mark(&b);
+        p = ts_scan_tuple(line + sizeof one - 1, end, &b.text, &b.off, &b.noff, &b.offcap);
+        ok = p != NULL && closes(p, end, "}");
+    }
+    if (ok)
+        batch_store(c, &b);
+    batch_free(&b);
+    return ok;
+}
+
+/*
+ * A JSON number, exactly as the grammar has it (strtod alone would also
+ * take "01", "1." or "inf").  Returns the byte after it, or NULL.
+ */
+static const char *
+quick_number(const char *p, const char *end, double *d)
+{
+    const char *s = p, *digits;
+    char *e;
+
+    if (p < end && *p == '-')
+        p++;
+    for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
+        ;
+    if (p == digits || (*digits == '0' && p - digits > 1))
+        return NULL;
+    if (p < end && *p == '.') {
+        for (digits = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return NULL;
+    }
+    *d = strtod(s, &e);
+    return e == p ? p : NULL;
+}
+
+/*
+ * In and rd as clients send them: {"op":"in","tmpl":T} with any of
+ * "timeout", "count" and "all" after the template, once each.  A template
+ * the client used last time is not even parsed; a new one is parsed on its
+ * own and compiled.  Whatever this does not take (and every error) goes the
+ * long way.
+ */
+static int
+quick_ask(struct ts_client *c, const char *line, size_t len)
+{
+    static const char in[] = "{\"op\":\"in\",\"tmpl\":", rd[] = "{\"op\":\"rd\",\"tmpl\":";
+    const char *p = line + sizeof in - 1, *end = line + len, *t, *tend;
+    struct ask a = {0, -1, 1, 0};
+    unsigned seen = 0;
+    double d;
+
+    if (len > sizeof in && memcmp(line, in, sizeof in - 1) == 0)
+        a.take = 1;
+    else if (len > sizeof rd && memcmp(line, rd, sizeof rd - 1) == 0)
+        a.take = 0;
+    else
+        return 0;
+    t = ts_scan_space(p, end);
+    if ((tend = ts_scan_value(t, end, NULL)) == NULL)
+        return 0;
+    for (p = ts_scan_space(tend, end); p < end && *p == ','; p = ts_scan_space(p, end)) {
+        p = ts_scan_space(p + 1, end);
+        if ((size_t)(end - p) > 10 && memcmp(p, "\"timeout\":", 10) == 0 && !(seen & 1)) {
+            p = quick_number(ts_scan_space(p + 10, end), end, &a.timeout);
+            if (p == NULL || !(a.timeout >= 0) || a.timeout > 1e9)
+                return 0;
+            seen |= 1;
+        } else if ((size_t)(end - p) > 8 && memcmp(p, "\"count\":", 8) == 0 && !(seen & 2)) {
+            const char *n = ts_scan_space(p + 8, end);
+
+            /* An integer: jansson reads 1.0 or 1e0 as a real, and says so. */
+            p = quick_number(n, end, &d);
+            if (p == NULL || !(d >= 1) || strcspn(n, ".eE") < (size_t)(p - n))
+                return 0;
+            a.want = d > 0x7fffffff ? 0x7fffffff : (long)d;
+            seen |= 2;
+        } else if ((size_t)(end - p) > 6 && memcmp(p, "\"all\":", 6) == 0 && !(seen & 4)) {
+            p = ts_scan_space(p + 6, end);
+            if ((size_t)(end - p) >= 4 && memcmp(p, "true", 4) == 0)
+                a.all = 1, p += 4;
+            else if ((size_t)(end - p) >= 5 && memcmp(p, "false", 5) == 0)
+                p += 5;
+            else
+                return 0;
+            seen |= 4;
+        } else {
+            return 0;
+        }
+    }
+    if (!closes(p, end, "}"))
+        return 0;
+    if (c->tmpl_text == NULL || c->tmpl_len != (size_t)(tend - t) ||
+        memcmp(c->tmpl_text, t, c->tmpl_len) != 0) {
+        json_t *wire = json_loadb(t, (size_t)(tend - t), 0, NULL);
+        struct ts_tmpl *tm;
+        char err[300];
+
+        if (wire == NULL || (tm = ts_tmpl_compile(wire, err, sizeof err)) == NULL)
+            return 0; /* the long way says what is wrong */
+        use_template(c, tm, t, (size_t)(tend - t));
+    }
+    ask(c, &a);
+    return 1;
+}
+
 static void
 send_ok_n(struct ts_client *c, long n)
 {
@@ -150,13 +338,46 @@ send_ok_n(struct ts_client *c, long n)
     ts_client_send(c, "}\n", 2);
 }
 
+/* Tuple b->n starts here. */
+static void
+batch_mark(struct batch *b)
+{
+    b->at = xgrow(b->at, &b->cap, b->n + 1, sizeof *b->at);
+    b->at[b->n].start = ts_buf_len(&b->text);
+    b->at[b->n].first = b->noff;
+    b->n++;
+}
+
+static void
+batch_store(struct ts_client *c, struct batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        size_t end = i + 1 < b->n ? b->at[i + 1].start : ts_buf_len(&b->text);
+        size_t last = i + 1 < b->n ? b->at[i + 1].first : b->noff;
+
+        ts_space_out(&c->srv->space, ts_buf_head(&b->text) + b->at[i].start,
+                     end - b->at[i].start, b->off + b->at[i].first,
+                     (uint32_t)(last - b->at[i].first));
+    }
+    send_ok_n(c, (long)b->n);
+}
+
+static void
+batch_free(struct batch *b)
+{
+    ts_buf_free(&b->text);
+    free(b->off);
+    free(b->at);
+}
+
 static void
 op_out(struct ts_client *c, json_t *req)
 {
     json_t *one = json_object_get(req, "tuple"), *many = json_object_get(req, "tuples");
-    struct ts_buf text = TS_BUF_INIT;
-    uint32_t *off = NULL;
-    size_t *start = NULL, noff = 0, offcap = 0, n, i;
+    struct batch b = {TS_BUF_INIT, NULL, 0, 0, NULL, 0, 0};
+    size_t n, i;
     char err[200];
 
     if ((one == NULL) == (many == NULL)) {
@@ -168,38 +389,24 @@ op_out(struct ts_client *c, json_t *req)
         return;
     }
     n = one != NULL ? 1 : json_array_size(many);
-    start = xmalloc((n + 1) * sizeof *start);
-    /* Check every tuple before storing any: a batch goes in whole or not at all. */
     for (i = 0; i < n; i++) {
         json_t *t = one != NULL ? one : json_array_get(many, i);
         size_t arity = json_array_size(t);
 
-        start[i] = ts_buf_len(&text);
-        off = xgrow(off, &offcap, noff + arity + 1, sizeof *off);
-        if (ts_canon_tuple(t, &text, off + noff, err, sizeof err) < 0) {
+        batch_mark(&b);
+        b.off = xgrow(b.off, &b.offcap, b.noff + arity + 1, sizeof *b.off);
+        if (ts_canon_tuple(t, &b.text, b.off + b.noff, err, sizeof err) < 0) {
             if (one != NULL)
                 ts_client_error(c, "bad", "%s", err);
             else
                 ts_client_error(c, "bad", "tuple %zu: %s", i + 1, err);
             goto out;
         }
-        noff += arity;
+        b.noff += arity;
     }
-    start[n] = ts_buf_len(&text);
-    noff = 0;
-    for (i = 0; i < n; i++) {
-        json_t *t = one != NULL ? one : json_array_get(many, i);
-        uint32_t arity = (uint32_t)json_array_size(t);
-
-        ts_space_out(&c->srv->space, ts_buf_head(&text) + start[i], start[i + 1] - start[i],
-                     off + noff, arity);
-        noff += arity;
-    }
-    send_ok_n(c, (long)n);
+    batch_store(c, &b);
 out:
-    free(start);
-    free(off);
-    ts_buf_free(&text);
+    batch_free(&b);
 }
 
 static void
@@ -219,14 +426,13 @@ serve(struct ts_client *c, json_t *req, int take)
 {
     json_t *tmpl = json_object_get(req, "tmpl"), *tmo = json_object_get(req, "timeout");
     json_t *count = json_object_get(req, "count"), *all = json_object_get(req, "all");
+    struct ask a = {take, -1, 1, json_is_true(all)};
     struct ts_tmpl *tm;
-    double timeout = -1;
-    long want = 1;
     char err[300];
 
     if (tmo != NULL && !json_is_null(tmo)) {
-        timeout = json_number_value(tmo);
-        if (!json_is_number(tmo) || !(timeout >= 0) || timeout > 1e9) {
+        a.timeout = json_number_value(tmo);
+        if (!json_is_number(tmo) || !(a.timeout >= 0) || a.timeout > 1e9) {
             ts_client_error(c, "bad", "\"timeout\" must be a number of seconds from 0 to 1e9");
             return;
         }
@@ -236,8 +442,8 @@ serve(struct ts_client *c, json_t *req, int take)
             ts_client_error(c, "bad", "\"count\" must be a positive integer");
             return;
         }
-        want = json_integer_value(count) > 0x7fffffff ? 0x7fffffff
-                                                      : (long)json_integer_value(count);
+        a.want = json_integer_value(count) > 0x7fffffff ? 0x7fffffff
+                                                        : (long)json_integer_value(count);
     }
     if (all != NULL && !json_is_boolean(all)) {
         ts_client_error(c, "bad", "\"all\" must be true or false");
@@ -254,24 +460,44 @@ serve(struct ts_client *c, json_t *req, int take)
             ts_client_error(c, "bad", "%s", err);
             return;
         }
-        ts_tmpl_free(c->w.tm);
-        c->w.tm = tm;
+        use_template(c, tm, NULL, 0);
     }
-    c->w.take = take;
-    c->want = json_is_true(all) ? -1 : want;
+    ask(c, &a);
+}
+
+/* From now on c asks with tm, compiled from the wire text p (if known). */
+static void
+use_template(struct ts_client *c, struct ts_tmpl *tm, const char *p, size_t n)
+{
+    ts_tmpl_free(c->w.tm);
+    c->w.tm = tm;
+    free(c->tmpl_text);
+    c->tmpl_text = p != NULL ? xstrndup(p, n) : NULL;
+    c->tmpl_len = n;
+}
+
+/* Serve an in or rd with c->w.tm. */
+static void
+ask(struct ts_client *c, const struct ask *a)
+{
+    int now = a->all || a->timeout == 0;
+
+    c->w.take = a->take;
+    c->want = a->all ? -1 : a->want;
     c->got = 0;
-    c->timeout = timeout;
+    c->timeout = a->timeout;
     c->since = wall_clock();
     c->flags |= TS_CLIENT_BLOCKED;
-    if (ts_space_request(&c->srv->space, &c->w, json_is_true(all) || timeout == 0))
+    if (ts_space_request(&c->srv->space, &c->w, now))
         return; /* satisfied from the store; the delivery finished it */
-    if (json_is_true(all) || timeout == 0) {
+    if (now) {
         finish(c);
         return;
     }
-    if (timeout > 0) {
+    if (a->timeout > 0) {
         c->timer.fn = on_timeout;
-        ts_timer_set(c->srv->loop, &c->timer, ts_now() + (uint64_t)llround(timeout * 1e9));
+        ts_timer_set(c->srv->loop, &c->timer,
+                     ts_now() + (uint64_t)llround(a->timeout * 1e9));
     }
 }
 

@@ -80,6 +80,7 @@ ts_client_free(struct ts_client *c)
     ts_buf_free(&c->in);
     ts_buf_free(&c->out);
     ts_tmpl_free(c->w.tm);
+    free(c->tmpl_text);
     free(c->lent);
     free(c);
 }

@@ -64,6 +64,8 @@ struct ts_client {
 
     /* The request being served (in, rd), valid while BLOCKED or delivering. */
     struct ts_waiter w;        /* w.tm is the template, w.owner this client */
+    char *tmpl_text;           /* the wire text w.tm was compiled from, if known */
+    size_t tmpl_len;
     long want;                 /* tuples still to deliver; -1 for no limit */
     long got;                  /* tuples delivered for this request */
     struct ts_timer timer;     /* its deadline, if it has one */

@@ -14,7 +14,6 @@
 #include "xmalloc.h"
 
 static void canon_real(double d, struct ts_buf *out);
-static void canon_string(const char *s, size_t n, struct ts_buf *out);
 static void canon_object(const json_t *v, struct ts_buf *out);
 static int keycmp(const void *a, const void *b);
 
@@ -37,7 +36,7 @@ ts_canon(const json_t *v, struct ts_buf *out)
         ts_buf_add(out, "]", 1);
         break;
     case JSON_STRING:
-        canon_string(json_string_value(v), json_string_length(v), out);
+        ts_canon_string(json_string_value(v), json_string_length(v), out);
         break;
     case JSON_INTEGER:
         ts_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -82,8 +81,8 @@ canon_real(double d, struct ts_buf *out)
     ts_buf_addstr(out, tmp);
 }
 
-static void
-canon_string(const char *s, size_t n, struct ts_buf *out)
+void
+ts_canon_string(const char *s, size_t n, struct ts_buf *out)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, run = 0;
@@ -141,7 +140,7 @@ canon_object(const json_t *v, struct ts_buf *out)
     for (i = 0; i < n; i++) {
         if (i > 0)
             ts_buf_add(out, ",", 1);
-        canon_string(keys[i], strlen(keys[i]), out);
+        ts_canon_string(keys[i], strlen(keys[i]), out);
         ts_buf_add(out, ":", 1);
         ts_canon(json_object_get(v, keys[i]), out);
     }

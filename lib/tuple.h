@@ -34,6 +34,9 @@
 /* Append the canonical text of any JSON value to out. */
 void ts_canon(const json_t *v, struct ts_buf *out);
 
+/* Append the canonical text of a string of n bytes (UTF-8, checked by the caller). */
+void ts_canon_string(const char *s, size_t n, struct ts_buf *out);
+
 /*
  * Append the canonical text of a tuple to out and store the offset of each
  * field's text (relative to the start of what was appended) in off, which
