@@ -7,15 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulk.h"
 #include "cli.h"
 #include "field.h"
 #include "xmalloc.h"
 
 #define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l [field ...] | ts-out [-s socket] -"
-
-/* A batch goes out when it holds this many tuples or bytes. */
-#define BATCH_TUPLES 4096
-#define BATCH_BYTES (256u << 10) /* well under the daemon's default line limit */
 
 static const char help_text[] =
     "  -          put one tuple per input line, each a JSON array\n"
@@ -29,8 +26,6 @@ static const char help_text[] =
     "2 usage or bad tuple, 3 daemon unreachable, 4 other failure.\n";
 
 static int bulk(struct ts_conn *conn, char **prefix, int nprefix, int lines);
-static int flush_batch(struct ts_conn *conn, json_t **batch, int *inflight, size_t *bytes);
-static int finish_batch(struct ts_conn *conn, int *inflight);
 
 int
 main(int argc, char **argv)
@@ -95,105 +90,51 @@ main(int argc, char **argv)
 }
 
 /*
- * Read stdin and put tuples in batches, with one batch in flight while the
- * next is read, so the daemon and this process work at the same time.  A
- * bad line stops the run: every line before it has been put, none after.
+ * Read stdin and put its tuples in batches (see bulk.h).  A bad line stops
+ * the run: every line before it has been put, none after.
  */
 static int
 bulk(struct ts_conn *conn, char **prefix, int nprefix, int lines)
 {
-    json_t *batch = json_array(), *tuple;
+    struct ts_bulk *b = ts_bulk_new(conn);
     char *line = NULL, err[400];
-    size_t cap = 0, bytes = 0;
+    size_t cap = 0;
     ssize_t n;
     long lineno = 0;
-    int inflight = 0, rc = TS_EXIT_OK;
+    int rc = TS_EXIT_OK, rc2;
 
-    while (rc == TS_EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+    if (lines && nprefix > 0) {
+        json_t *fields = ts_words_tuple(prefix, nprefix, err, sizeof err);
+
+        ts_bulk_prefix(b, fields); /* checked by main */
+        json_decref(fields);
+    }
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         if (n > 0 && line[n - 1] == '\n')
             line[--n] = '\0';
-        if (lines) {
-            tuple = ts_words_tuple(prefix, nprefix, err, sizeof err);
-            if (tuple == NULL)
-                tuple = json_array();
-            if (json_array_append_new(tuple, json_stringn(line, (size_t)n)) < 0) {
-                ts_warn("line %ld: not valid UTF-8", lineno);
-                json_decref(tuple);
-                rc = TS_EXIT_USAGE;
-                break;
-            }
-        } else {
-            if (n == 0)
-                continue;
-            tuple = ts_json_tuple(line, err, sizeof err);
-            if (tuple == NULL) {
-                ts_warn("line %ld: %s", lineno, err);
-                rc = TS_EXIT_USAGE;
-                break;
-            }
+        if (!lines && n == 0)
+            continue;
+        rc = lines ? ts_bulk_line(b, line, (size_t)n, err, sizeof err)
+                   : ts_bulk_json(b, line, err, sizeof err);
+        if (rc != TS_EXIT_OK) {
+            ts_warn("line %ld: %s", lineno, err);
+            break;
         }
-        json_array_append_new(batch, tuple);
-        bytes += (size_t)n + 8;
-        if (json_array_size(batch) >= BATCH_TUPLES || bytes >= BATCH_BYTES)
-            rc = flush_batch(conn, &batch, &inflight, &bytes);
+        rc = ts_bulk_flush(b, err, sizeof err);
+        if (rc != TS_EXIT_OK) {
+            ts_warn("%s", err);
+            break;
+        }
     }
     if (ferror(stdin) && rc == TS_EXIT_OK) {
         ts_warn("cannot read input: %s", strerror(errno));
         rc = TS_EXIT_FAIL;
     }
     /* What was read before a bad line still goes in. */
-    if (json_array_size(batch) > 0) {
-        int rc2 = flush_batch(conn, &batch, &inflight, &bytes);
-
-        if (rc == TS_EXIT_OK)
-            rc = rc2;
-    }
-    while (inflight > 0) {
-        int rc2 = finish_batch(conn, &inflight);
-
-        if (rc == TS_EXIT_OK)
-            rc = rc2;
-        if (rc2 == TS_EXIT_CONN)
-            break;
-    }
-    json_decref(batch);
+    rc2 = ts_bulk_end(b, err, sizeof err);
+    if (rc2 != TS_EXIT_OK)
+        ts_warn("%s", err);
     free(line);
-    return rc;
-}
-
-static int
-flush_batch(struct ts_conn *conn, json_t **batch, int *inflight, size_t *bytes)
-{
-    json_t *req = json_pack("{s:s, s:o}", "op", "out", "tuples", *batch);
-    char err[400];
-    int rc;
-
-    *batch = json_array();
-    *bytes = 0;
-    rc = ts_conn_send(conn, req, err, sizeof err);
-    json_decref(req);
-    if (rc != TS_EXIT_OK) {
-        ts_warn("%s", err);
-        return rc;
-    }
-    (*inflight)++;
-    /* Keep at most one batch unanswered. */
-    return *inflight > 1 ? finish_batch(conn, inflight) : TS_EXIT_OK;
-}
-
-static int
-finish_batch(struct ts_conn *conn, int *inflight)
-{
-    json_t *reply;
-    char err[400];
-    int rc = ts_conn_recv(conn, &reply, err, sizeof err);
-
-    (*inflight)--;
-    if (rc == TS_EXIT_OK)
-        rc = ts_conn_status(reply, err, sizeof err);
-    if (rc != TS_EXIT_OK)
-        ts_warn("%s", err);
-    json_decref(reply);
-    return rc;
+    return rc != TS_EXIT_OK ? rc : rc2;
 }

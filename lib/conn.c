@@ -111,6 +111,12 @@ ts_conn_send(struct ts_conn *conn, const json_t *req, char *err, size_t errlen)
 }
 
 int
+ts_conn_send_text(struct ts_conn *conn, const char *text, size_t n, char *err, size_t errlen)
+{
+    return send_all(conn, text, n, err, errlen);
+}
+
+int
 ts_conn_ready(struct ts_conn *conn)
 {
     return ts_buf_has_line(&conn->in);

@@ -34,6 +34,9 @@ void ts_conn_close(struct ts_conn *conn);
 
 /* Send one request. */
 int ts_conn_send(struct ts_conn *conn, const json_t *req, char *err, size_t errlen);
+/* Send one request already written as JSON text, its newline included. */
+int ts_conn_send_text(struct ts_conn *conn, const char *text, size_t n, char *err,
+                      size_t errlen);
 /* Receive one reply line as a new reference in *reply. */
 int ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen);
 /* Is a complete reply line already buffered? */
