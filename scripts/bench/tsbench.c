@@ -21,8 +21,13 @@
  *       REPS reads of all 100 tuples ["hundred", i, ...]; median microseconds.
  *   tsbench waiters SOCKET N
  *       N connections wait on distinct templates ["w", j, ?]; then the median
- *       time of an out nobody waits for, and the time for N outs to wake each
- *       waiter exactly once.
+ *       time of an out nobody waits for, the time per out+in pair nobody
+ *       waits for when 1000 are pipelined, and the time for N outs to wake
+ *       each waiter exactly once.
+ *   tsbench idle SOCKET N K
+ *       N connections wait as above; then K outs nobody waits for (each
+ *       taken back), and a shutdown.  For counting the server's
+ *       instructions under callgrind: run with K = 0 and K > 0.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -378,7 +383,7 @@ cmd_waiters(const char *path, int n)
     struct reader *ctl = calloc(1, sizeof *ctl);
     int *fds = malloc((size_t)n * sizeof *fds), ep = epoll_create1(0), i, woken = 0;
     char *got = calloc((size_t)n, 1), line[128], *batch, tag[32];
-    double idle[200], t0;
+    double idle[200], t0, piped;
     size_t len = 0;
 
     /* A tag of our own: tuples left by an earlier run must not match. */
@@ -406,7 +411,27 @@ cmd_waiters(const char *path, int n)
         send_all(ctl->fd, in, sizeof in - 1);
         ack(ctl->fd, finish(ctl));
     }
-    batch = malloc((size_t)n * 80);
+    /* The same pairs pipelined, 1000 in one write: the server's own cost. */
+    batch = malloc((size_t)(n > 2000 ? n : 2000) * 80);
+    len = 0;
+    for (i = 0; i < 1000; i++)
+        len += (size_t)sprintf(batch + len, "{\"op\":\"out\",\"tuple\":[\"w\",-1,\"x\"]}\n"
+                                            "{\"op\":\"in\",\"tmpl\":[\"w\",-1,\"?\"]}\n");
+    t0 = now();
+    send_all(ctl->fd, batch, len);
+    {
+        long id = -1;
+
+        for (i = 0; i < 2000; i++) {
+            long last = finish(ctl);
+
+            if (last >= 0)
+                id = last;
+        }
+        piped = (now() - t0) * 1e6 / 1000;
+        ack(ctl->fd, id);
+    }
+    len = 0;
     for (i = 0; i < n; i++)
         len += (size_t)sprintf(batch + len, "{\"op\":\"out\",\"tuple\":[\"%s\",%d,\"x\"]}\n",
                                tag, i);
@@ -439,12 +464,43 @@ cmd_waiters(const char *path, int n)
             epoll_ctl(ep, EPOLL_CTL_DEL, fds[w], NULL);
         }
     }
-    printf("waiters %d\nidle_out_us %.1f\nwake_all_ms %.1f\nwake_each_us %.2f\n", n,
-           median(idle, 200) * 1e6, (now() - t0) * 1e3, (now() - t0) * 1e6 / n);
+    printf("waiters %d\nidle_out_us %.1f\nidle_pair_piped_us %.2f\nwake_all_ms %.1f\n"
+           "wake_each_us %.2f\n",
+           n, median(idle, 200) * 1e6, piped, (now() - t0) * 1e3, (now() - t0) * 1e6 / n);
     for (i = 0; i < n; i++)
         close(fds[i]);
     for (i = 0; i < n; i++)
         finish(ctl);
+    return 0;
+}
+
+static int
+cmd_idle(const char *path, int n, int k)
+{
+    struct reader *ctl = calloc(1, sizeof *ctl);
+    int *fds = malloc((size_t)n * sizeof *fds), i;
+    static const char out[] = "{\"op\":\"out\",\"tuple\":[\"w\",-1,\"x\"]}\n";
+    static const char in[] = "{\"op\":\"in\",\"tmpl\":[\"w\",-1,\"?\"]}\n";
+    static const char bye[] = "{\"op\":\"shutdown\"}\n";
+    char line[128];
+
+    ctl->fd = connect_to(path);
+    for (i = 0; i < n; i++) {
+        int m = snprintf(line, sizeof line, "{\"op\":\"in\",\"tmpl\":[\"i\",%d,\"?\"]}\n", i);
+
+        fds[i] = connect_to(path);
+        send_all(fds[i], line, (size_t)m);
+    }
+    while (stat_of(ctl, "waiters") < n)
+        usleep(100000);
+    for (i = 0; i < k; i++) {
+        send_all(ctl->fd, out, sizeof out - 1);
+        finish(ctl);
+        send_all(ctl->fd, in, sizeof in - 1);
+        ack(ctl->fd, finish(ctl));
+    }
+    send_all(ctl->fd, bye, sizeof bye - 1);
+    finish(ctl);
     return 0;
 }
 
@@ -459,6 +515,8 @@ main(int argc, char **argv)
         return cmd_rdall(argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "waiters") == 0)
         return cmd_waiters(argv[2], atoi(argv[3]));
-    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters SOCKET ... (see the source)\n");
+    if (argc == 5 && strcmp(argv[1], "idle") == 0)
+        return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
+    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters|idle SOCKET ... (see the source)\n");
     return 2;
 }
