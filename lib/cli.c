@@ -15,6 +15,7 @@
 #include "field.h"
 #include "sockpath.h"
 #include "tuple.h"
+#include "xmalloc.h"
 
 static const char *progname = "ts";
 
@@ -180,18 +181,73 @@ ts_print_tuple(FILE *fp, const json_t *tuple, const json_t *tmpl, enum ts_outmod
 
 struct print_ctx {
     const json_t *tmpl;
+    char *formal;      /* formal[i]: field i of the template is a formal */
+    uint32_t nformal;
     enum ts_outmode mode;
-    int failed; /* a write failed, and was reported */
+    int failed;        /* a write failed, and was reported */
 };
 
-/* Confirm only what reached stdout: flush, and treat a write error as a stop. */
+/*
+ * One field of a tuple as ts_print_tuple prints it, from its canonical
+ * text: a string without escapes is its bytes between the quotes, any
+ * other value but a string is its text; strings with escapes are decoded.
+ */
+static void
+print_field(FILE *fp, const char *text, size_t n, enum ts_outmode mode)
+{
+    json_t *v;
+
+    if (text[0] != '"') {
+        fwrite(text, 1, n, fp);
+        return;
+    }
+    if (memchr(text, '\\', n) == NULL) {
+        fwrite(text + 1, 1, n - 2, fp);
+        return;
+    }
+    v = json_loadb(text, n, JSON_DECODE_ANY, NULL);
+    if (mode == TS_OUT_NUL)
+        fwrite(json_string_value(v), 1, json_string_length(v), fp);
+    else
+        print_escaped(fp, json_string_value(v), json_string_length(v));
+    json_decref(v);
+}
+
+/*
+ * Print each tuple; before the tuples are confirmed (got is NULL), flush,
+ * and treat a write error as a stop: only what reached stdout is taken.
+ */
 static int
-print_one(const json_t *tuple, void *arg)
+print_one(struct ts_got *got, void *arg)
 {
     struct print_ctx *p = arg;
+    uint32_t i, printed = 0;
 
-    ts_print_tuple(stdout, tuple, p->tmpl, p->mode);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (got == NULL) {
+        if (fflush(stdout) == 0 && !ferror(stdout))
+            return TS_EXIT_OK;
+        ts_warn("cannot write output: %s", strerror(errno));
+        p->failed = 1;
+        return TS_EXIT_FAIL;
+    }
+    if (p->mode == TS_OUT_JSON) {
+        fwrite(got->text, 1, got->len, stdout);
+        putchar('\n');
+    } else {
+        for (i = 0; i < got->arity; i++) {
+            if (i >= p->nformal || !p->formal[i])
+                continue;
+            if (p->mode == TS_OUT_BOUND && printed++ > 0)
+                putchar('\t');
+            print_field(stdout, got->text + got->off[i],
+                        ts_field_len(got->off, got->arity, got->len, i), p->mode);
+            if (p->mode == TS_OUT_NUL)
+                putchar('\0');
+        }
+        if (p->mode == TS_OUT_BOUND && printed > 0)
+            putchar('\n');
+    }
+    if (ferror(stdout)) {
         ts_warn("cannot write output: %s", strerror(errno));
         p->failed = 1;
         return TS_EXIT_FAIL;
@@ -227,7 +283,8 @@ ts_cli_query(int argc, char **argv, int take)
     const char *usage = take ? usage_in : usage_rd;
     const char *sock = NULL, *jtext = NULL;
     struct ts_query q = {take ? "in" : "rd", NULL, -1, 1, 0};
-    struct print_ctx p = {NULL, TS_OUT_BOUND, 0};
+    struct print_ctx p = {NULL, NULL, 0, TS_OUT_BOUND, 0};
+    size_t i;
     struct ts_conn *conn;
     json_t *tmpl;
     char err[400], *end;
@@ -274,11 +331,16 @@ ts_cli_query(int argc, char **argv, int take)
         p.mode = TS_OUT_JSON;
     q.tmpl = tmpl;
     p.tmpl = tmpl;
+    p.formal = xmalloc(json_array_size(tmpl));
+    p.nformal = (uint32_t)json_array_size(tmpl);
+    for (i = 0; i < json_array_size(tmpl); i++)
+        p.formal[i] = (char)is_formal(json_array_get(tmpl, i));
     conn = ts_cli_connect(sock, NULL, 0);
     rc = ts_query(conn, &q, print_one, &p, err, sizeof err);
     if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH && !p.failed)
         ts_warn("%s", err);
     ts_conn_close(conn);
     json_decref(tmpl);
+    free(p.formal);
     return rc;
 }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "scan.h"
 #include "sockpath.h"
+#include "tuple.h"
 #include "xmalloc.h"
 
 static int send_all(struct ts_conn *conn, const char *p, size_t n, char *err, size_t errlen);
@@ -122,15 +124,11 @@ ts_conn_ready(struct ts_conn *conn)
     return ts_buf_has_line(&conn->in);
 }
 
-int
-ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
+/* The next reply line, without its newline; consume len + 1 after use. */
+static int
+recv_line(struct ts_conn *conn, char **line, long *len, char *err, size_t errlen)
 {
-    json_error_t e;
-    char *line;
-    long len;
-
-    *reply = NULL;
-    while ((len = ts_buf_line(&conn->in, &line)) < 0) {
+    while ((*len = ts_buf_line(&conn->in, line)) < 0) {
         ssize_t n = read(conn->fd, ts_buf_space(&conn->in, 65536), 65536);
 
         if (n < 0 && errno == EINTR)
@@ -142,8 +140,15 @@ ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
         }
         ts_buf_commit(&conn->in, (size_t)n);
     }
+    return TS_EXIT_OK;
+}
+
+static int
+parse_reply(const char *line, long len, json_t **reply, char *err, size_t errlen)
+{
+    json_error_t e;
+
     *reply = json_loadb(line, (size_t)len, 0, &e);
-    ts_buf_consume(&conn->in, (size_t)len + 1);
     if (!json_is_object(*reply)) {
         json_decref(*reply);
         *reply = NULL;
@@ -151,6 +156,21 @@ ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
         return TS_EXIT_CONN;
     }
     return TS_EXIT_OK;
+}
+
+int
+ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
+{
+    char *line;
+    long len;
+    int rc = recv_line(conn, &line, &len, err, errlen);
+
+    *reply = NULL;
+    if (rc != TS_EXIT_OK)
+        return rc;
+    rc = parse_reply(line, len, reply, err, errlen);
+    ts_buf_consume(&conn->in, (size_t)len + 1);
+    return rc;
 }
 
 int
@@ -206,12 +226,93 @@ send_ack(struct ts_conn *conn, json_int_t id, char *err, size_t errlen)
     return send_all(conn, line, (size_t)n, err, errlen);
 }
 
+const json_t *
+ts_got_json(struct ts_got *got)
+{
+    if (got->json == NULL)
+        got->json = json_loadb(got->text, got->len, 0, NULL);
+    return got->json;
+}
+
+/*
+ * A tuple line, {"id":N,"tuple":T} or {"tuple":T}, read into got.  The
+ * daemon writes T in canonical text, so most can be taken as they are
+ * (scan.h); others are parsed and written again.  Returns 0 when the line
+ * is not a tuple line (it is the final one), -1 when it is unreadable.
+ */
+static int
+read_tuple(const char *line, long len, struct ts_got *got, struct ts_buf *text, uint32_t **off,
+           size_t *offcap, json_int_t *id)
+{
+    static const char idk[] = "{\"id\":", tk[] = "\"tuple\":";
+    const char *p = line, *end = line + len;
+    size_t noff = 0;
+    json_t *reply, *t;
+
+    *id = -1;
+    ts_buf_reset(text);
+    if (len > 1 && line[len - 1] == '}') {
+        if (strncmp(p, idk, sizeof idk - 1) == 0) {
+            const char *digits = p += sizeof idk - 1;
+
+            for (*id = 0; p < end && *p >= '0' && *p <= '9' && p - digits < 18; p++)
+                *id = *id * 10 + (*p - '0');
+            p = p < end && *p == ',' ? p + 1 : end; /* else the long way */
+        } else {
+            p++;
+        }
+        if (end - p > (long)sizeof tk && strncmp(p, tk, sizeof tk - 1) == 0 &&
+            ts_scan_tuple(p + sizeof tk - 1, end - 1, text, off, &noff, offcap) == end - 1)
+            goto done;
+    }
+    /* The long way. */
+    reply = json_loadb(line, (size_t)len, 0, NULL);
+    t = json_object_get(reply, "tuple");
+    if (t == NULL) {
+        json_decref(reply);
+        return reply != NULL ? 0 : -1;
+    }
+    ts_buf_reset(text);
+    *off = xgrow(*off, offcap, json_array_size(t) + 1, sizeof **off);
+    if (ts_canon_tuple(t, text, *off, NULL, 0) < 0) {
+        json_decref(reply);
+        return -1;
+    }
+    noff = json_array_size(t);
+    *id = json_is_integer(json_object_get(reply, "id"))
+              ? json_integer_value(json_object_get(reply, "id"))
+              : -1;
+    json_decref(reply);
+done:
+    got->text = ts_buf_head(text);
+    got->len = ts_buf_len(text);
+    got->off = *off;
+    got->arity = (uint32_t)noff;
+    got->json = NULL;
+    return 1;
+}
+
+/* Let the caller make what it has seen durable, then confirm it. */
+static int
+confirm(struct ts_conn *conn, json_int_t id, ts_tuple_fn *fn, void *arg, char *err,
+        size_t errlen)
+{
+    if (fn(NULL, arg) != TS_EXIT_OK) {
+        snprintf(err, errlen, "stopped before confirming a tuple");
+        return TS_EXIT_FAIL;
+    }
+    return send_ack(conn, id, err, errlen);
+}
+
 int
 ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *arg, char *err,
          size_t errlen)
 {
-    json_t *req = json_pack("{s:s, s:O}", "op", q->op, "tmpl", q->tmpl), *reply = NULL;
-    json_int_t unacked = -1;
+    json_t *req = json_pack("{s:s, s:O}", "op", q->op, "tmpl", q->tmpl), *reply;
+    struct ts_buf text = TS_BUF_INIT;
+    uint32_t *off = NULL;
+    size_t offcap = 0;
+    json_int_t unacked = -1, id;
     int rc;
 
     if (q->all)
@@ -225,34 +326,41 @@ ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *
     rc = ts_conn_send(conn, req, err, errlen);
     json_decref(req);
     while (rc == TS_EXIT_OK) {
-        json_t *tuple, *id;
+        struct ts_got got;
+        char *line;
+        long len;
+        int kind;
 
-        rc = ts_conn_recv(conn, &reply, err, errlen);
+        rc = recv_line(conn, &line, &len, err, errlen);
         if (rc != TS_EXIT_OK)
             break;
-        tuple = json_object_get(reply, "tuple");
-        if (tuple == NULL) {
-            rc = ts_conn_status(reply, err, errlen);
+        kind = read_tuple(line, len, &got, &text, &off, &offcap, &id);
+        if (kind <= 0) {
+            rc = parse_reply(line, len, &reply, err, errlen);
+            ts_buf_consume(&conn->in, (size_t)len + 1);
+            if (rc == TS_EXIT_OK)
+                rc = ts_conn_status(reply, err, errlen);
+            json_decref(reply);
             break;
         }
-        rc = fn(tuple, arg);
+        ts_buf_consume(&conn->in, (size_t)len + 1);
+        rc = fn(&got, arg);
+        json_decref(got.json);
         if (rc != TS_EXIT_OK) {
             snprintf(err, errlen, "stopped before confirming a tuple");
             break;
         }
-        id = json_object_get(reply, "id");
-        if (json_is_integer(id))
-            unacked = json_integer_value(id);
+        if (id >= 0)
+            unacked = id;
         /* Confirm cumulatively, once nothing more is already waiting to be read. */
         if (unacked >= 0 && !ts_conn_ready(conn)) {
-            rc = send_ack(conn, unacked, err, errlen);
+            rc = confirm(conn, unacked, fn, arg, err, errlen);
             unacked = -1;
         }
-        json_decref(reply);
-        reply = NULL;
     }
     if (rc == TS_EXIT_OK && unacked >= 0)
-        rc = send_ack(conn, unacked, err, errlen);
-    json_decref(reply);
+        rc = confirm(conn, unacked, fn, arg, err, errlen);
+    ts_buf_free(&text);
+    free(off);
     return rc;
 }

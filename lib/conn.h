@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -51,11 +52,28 @@ int ts_conn_call(struct ts_conn *conn, const json_t *req, json_t **reply, char *
 int ts_out(struct ts_conn *conn, const json_t *tuple, char *err, size_t errlen);
 
 /*
- * Called with each tuple an in or rd returns.  Return 0 once the tuple has
- * been dealt with for good (for in, that confirms it to the daemon), or a
- * nonzero status to stop: unconfirmed tuples then go back to the space.
+ * A tuple an in or rd returned: its canonical text (tuple.h), with the
+ * offset of each field's text in it.  ts_got_json parses it on demand and
+ * keeps the result, a borrowed reference valid until the callback returns.
  */
-typedef int ts_tuple_fn(const json_t *tuple, void *arg);
+struct ts_got {
+    const char *text;
+    size_t len;
+    const uint32_t *off;
+    uint32_t arity;
+    json_t *json; /* NULL until ts_got_json */
+};
+
+const json_t *ts_got_json(struct ts_got *got);
+
+/*
+ * Called with each tuple an in or rd returns.  Return 0 to go on, or a
+ * nonzero status to stop.  Before tuples are confirmed to the daemon (for
+ * in, that takes them for good), it is called with NULL: make what was
+ * seen durable then (flush output), or return nonzero to stop, and the
+ * unconfirmed tuples go back to the space.
+ */
+typedef int ts_tuple_fn(struct ts_got *got, void *arg);
 
 struct ts_query {
     const char *op;       /* "in" or "rd" */

@@ -126,3 +126,23 @@ setup() {
     [ "$output" = 'ts-out: line 2: not valid UTF-8' ]
     [ "$(ts-dump g '?')" = '["g","ok"]' ]
 }
+
+# ts-in and ts-rd take a simple tuple's text as the daemon sent it, and
+# decode the rest with jansson; the output must not tell which.
+@test "ts-rd prints simple and other tuples alike in every mode" {
+    ts-out -j '["p","tab\tnl\nbs\\q\"",1]'
+    ts-out -j '["p","plain",{"b":[1.5],"a":null}]'
+    ts-out -j '["p","\u00e9t\u00e9",true]'
+    run ts-rd -a p '?' '?'
+    [ "${lines[0]}" = 'tab\tnl\nbs\\q"	1' ]
+    [ "${lines[1]}" = 'plain	{"a":null,"b":[1.5]}' ]
+    [ "${lines[2]}" = 'été	true' ]
+    run ts-rd -a -j p '?' '?'
+    [ "${lines[0]}" = '["p","tab\tnl\nbs\\q\"",1]' ]
+    [ "${lines[1]}" = '["p","plain",{"a":null,"b":[1.5]}]' ]
+    [ "$(ts-rd -a -0 p '?' 1 | od -An -c | tr -s ' ')" = \
+        "$(printf 'tab\tnl\nbs\\q"\0' | od -An -c | tr -s ' ')" ]
+    # Taking them all confirms them all: nothing is left.
+    [ "$(ts-in -a p '?' '?' | wc -l)" -eq 3 ]
+    [ -z "$(ts-dump)" ]
+}
