@@ -295,9 +295,12 @@ quick_ask(struct ts_client *c, const char *line, size_t len)
         } else if ((size_t)(end - p) > 8 && memcmp(p, "\"count\":", 8) == 0 && !(seen & 2)) {
             const char *n = ts_scan_space(p + 8, end);
 
-            /* An integer: jansson reads 1.0 or 1e0 as a real, and says so. */
+            /*
+             * An integer that fits jansson's: it reads 1.0 or 1e0 as a real,
+             * and refuses integers it cannot hold, and says so.
+             */
             p = quick_number(n, end, &d);
-            if (p == NULL || !(d >= 1) || strcspn(n, ".eE") < (size_t)(p - n))
+            if (p == NULL || !(d >= 1) || strcspn(n, ".eE") < (size_t)(p - n) || p - n > 18)
                 return 0;
             a.want = d > 0x7fffffff ? 0x7fffffff : (long)d;
             seen |= 2;

@@ -52,8 +52,9 @@ setup() {
         '{"op":"in","tmpl":["a"],"timeout":-1}' '{"op":"in","tmpl":["a"],"timeout":01}' \
         '{"op":"in","tmpl":["a"],"count":1.0}' '{"op":"in","tmpl":["a"],"count":0}' \
         '{"op":"in","tmpl":["a"],"all":1}' '{"op":"in","tmpl":["a"],"all":true,"all":true}' \
-        '{"op":"in","tmpl":["?strr"]}' '{"op":"rd","tmpl":[]}' '{"op":"in","tmpl":["a"],"x":1,"timeout":0}'
-    [ "${#lines[@]}" -eq 12 ]
+        '{"op":"in","tmpl":["?strr"]}' '{"op":"rd","tmpl":[]}' '{"op":"in","tmpl":["a"],"x":1,"timeout":0}' \
+        '{"op":"in","tmpl":["a"],"count":99999999999999999999}'
+    [ "${#lines[@]}" -eq 13 ]
     [[ "${lines[0]}" == *'"code":"bad"'*'malformed'* ]]
     [[ "${lines[1]}" == *'"code":"bad"'*'malformed'* ]]
     [[ "${lines[2]}" == *'"code":"bad"'*'malformed'* ]]
@@ -66,6 +67,7 @@ setup() {
     [[ "${lines[9]}" == *"unknown type"* ]]
     [[ "${lines[10]}" == *'non-empty JSON array'* ]]
     [[ "${lines[11]}" == *'"code":"nomatch"'* ]] # other keys are ignored, as documented
+    [[ "${lines[12]}" == *'"code":"bad"'*'too big integer'* ]]
     [ -z "$(ts-dump)" ]
 }
 
