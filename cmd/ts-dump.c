@@ -68,7 +68,7 @@ main(int argc, char **argv)
     json_decref(req);
     while (rc == TS_EXIT_OK && (rc = ts_conn_recv(conn, &reply, err, sizeof err)) == 0) {
         if ((v = json_object_get(reply, "tuple")) != NULL) {
-            ts_print_tuple(stdout, v, NULL, TS_OUT_JSON);
+            ts_print_json(stdout, v);
         } else if (json_object_get(reply, "ok") == NULL) {
             char *line = json_dumps(reply, JSON_COMPACT);
 

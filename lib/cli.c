@@ -138,46 +138,23 @@ print_escaped(FILE *fp, const char *s, size_t n)
     }
 }
 
-static void
-print_json(FILE *fp, const json_t *v)
+void
+ts_print_json(FILE *fp, const json_t *v)
 {
     struct ts_buf b = TS_BUF_INIT;
 
     ts_canon(v, &b);
+    ts_buf_add(&b, "\n", 1);
     fwrite(ts_buf_head(&b), 1, ts_buf_len(&b), fp);
     ts_buf_free(&b);
 }
 
-void
-ts_print_tuple(FILE *fp, const json_t *tuple, const json_t *tmpl, enum ts_outmode mode)
-{
-    size_t i, printed = 0;
-
-    if (mode == TS_OUT_JSON) {
-        print_json(fp, tuple);
-        fputc('\n', fp);
-        return;
-    }
-    for (i = 0; i < json_array_size(tuple); i++) {
-        const json_t *v = json_array_get(tuple, i);
-
-        if (!is_formal(json_array_get(tmpl, i)))
-            continue;
-        if (mode == TS_OUT_BOUND && printed > 0)
-            fputc('\t', fp);
-        if (json_is_string(v) && mode == TS_OUT_NUL)
-            fwrite(json_string_value(v), 1, json_string_length(v), fp);
-        else if (json_is_string(v))
-            print_escaped(fp, json_string_value(v), json_string_length(v));
-        else
-            print_json(fp, v);
-        if (mode == TS_OUT_NUL)
-            fputc('\0', fp);
-        printed++;
-    }
-    if (mode == TS_OUT_BOUND && printed > 0)
-        fputc('\n', fp);
-}
+/* How ts-in and ts-rd print what they get. */
+enum ts_outmode {
+    TS_OUT_BOUND, /* values bound to formals, tab-separated, escaped strings */
+    TS_OUT_JSON,  /* the whole tuple as compact JSON */
+    TS_OUT_NUL,   /* each bound value raw, followed by NUL */
+};
 
 struct print_ctx {
     const json_t *tmpl;
@@ -188,8 +165,7 @@ struct print_ctx {
 };
 
 /*
- * One field of a tuple as ts_print_tuple prints it, from its canonical
- * text: a string without escapes is its bytes between the quotes, any
+ * One bound field of a tuple, printed from its canonical text: a string without escapes is its bytes between the quotes, any
  * other value but a string is its text; strings with escapes are decoded.
  */
 static void

@@ -32,15 +32,8 @@ int ts_parse_seconds(const char *s, double *out);
 /* Resolve -s PATH / $TS_SOCKET / defaults and connect; exits 3 on failure. */
 struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen);
 
-/* How ts-in and ts-rd print what they get. */
-enum ts_outmode {
-    TS_OUT_BOUND, /* values bound to formals, tab-separated, escaped strings */
-    TS_OUT_JSON,  /* the whole tuple as compact JSON */
-    TS_OUT_NUL,   /* each bound value raw, followed by NUL */
-};
-
-/* Print a tuple received for the wire template tmpl. */
-void ts_print_tuple(FILE *fp, const json_t *tuple, const json_t *tmpl, enum ts_outmode mode);
+/* Print a value (a tuple) in canonical text, on a line of its own. */
+void ts_print_json(FILE *fp, const json_t *v);
 
 /* The whole of ts-in (take = 1) and ts-rd (take = 0). */
 int ts_cli_query(int argc, char **argv, int take);
