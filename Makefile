@@ -1,59 +1,121 @@
 # Linda tuple spaces for the shell.  Plain make: explicit source lists.
+#
+# The library is three layers, each a folder of lib/: core (the tuple
+# model, shared by everyone), client (libts, what a program that talks to
+# the daemon links) and daemon (what only tsd runs).  A layer is compiled
+# with its own and the lower layers' include paths only, so an include of a
+# higher or a sibling layer does not compile.  cmd/ holds the commands and
+# the command-line code they share.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
-INCDIR ?= $(PREFIX)/include/ts
+INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 
 CC ?= cc
+CXX ?= c++
 PKG_CONFIG ?= pkg-config
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
+VERSION = 0.2.0
+SOVERSION = 0
+
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
        -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) -Ilib -MMD -MP
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) -fPIC -MMD -MP
 LDLIBS = $(JANSSON_LIBS) -lm
 
 B ?= build
 
-LIB_SRCS = lib/buf.c lib/bulk.c lib/cli.c lib/conn.c lib/field.c lib/index.c lib/loop.c lib/ops.c lib/scan.c \
-           lib/runner.c lib/server.c lib/session.c lib/sockpath.c lib/space.c lib/store.c lib/template.c \
-           lib/tuple.c lib/waiter.c lib/worker.c lib/xmalloc.c
-LIB_HDRS = lib/buf.h lib/conn.h lib/field.h lib/template.h lib/tuple.h
-PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval
-MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1
+CORE_SRCS = lib/core/buf.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
+            lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
+CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
+DAEMON_SRCS = lib/daemon/block.c lib/daemon/index.c lib/daemon/log.c lib/daemon/loop.c \
+              lib/daemon/ops.c lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c \
+              lib/daemon/store.c lib/daemon/waiter.c lib/daemon/worker.c
+CLI_SRCS = cmd/cli.c
+PUBLIC_HDR = lib/client/ts.h
+PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker
+MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1 \
+       man/ts-worker.1
+MAN3 = man/libts.3
 MAN7 = man/ts-tuples.7 man/ts-protocol.7
 
-LIB_OBJS = $(LIB_SRCS:%.c=$(B)/%.o)
+# Include paths: each layer sees itself and what is below it.
+INC_core = -Ilib/core
+INC_client = -Ilib/client $(INC_core)
+INC_daemon = -Ilib/daemon $(INC_core)
+INC_cmd = -Icmd $(INC_client)
+
+CORE_OBJS = $(CORE_SRCS:%.c=$(B)/%.o)
+CLIENT_OBJS = $(CLIENT_SRCS:%.c=$(B)/%.o)
+DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(B)/%.o)
+CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
 UNIT = $(B)/t/unit/match-test
 
-all: $(BINS)
+all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION) $(B)/ts.pc
 
-$(B)/%.o: %.c
+$(B)/lib/core/%.o: lib/core/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(INC_core) -fvisibility=hidden -c -o $@ $<
+$(B)/lib/client/%.o: lib/client/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INC_client) -fvisibility=hidden -c -o $@ $<
+$(B)/lib/daemon/%.o: lib/daemon/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INC_daemon) -c -o $@ $<
+$(B)/cmd/tsd.o: cmd/tsd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INC_cmd) -Ilib/daemon -c -o $@ $<
+$(B)/cmd/%.o: cmd/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INC_cmd) -c -o $@ $<
+$(B)/t/unit/%.o: t/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INC_daemon) -c -o $@ $<
 
-$(B)/libts.a: $(LIB_OBJS)
+# libts: the core and the client layers.  The shared library exports the
+# public header's functions and nothing else (lib/client/libts.map).
+$(B)/libts.a: $(CORE_OBJS) $(CLIENT_OBJS)
 	rm -f $@
-	$(AR) rcs $@ $(LIB_OBJS)
+	$(AR) rcs $@ $^
+$(B)/libts.so.$(SOVERSION): $(CORE_OBJS) $(CLIENT_OBJS) lib/client/libts.map
+	$(CC) -shared -Wl,-soname,libts.so.$(SOVERSION) -Wl,--version-script=lib/client/libts.map \
+	    $(LDFLAGS) -o $@ $(CORE_OBJS) $(CLIENT_OBJS) $(LDLIBS)
+	ln -sf libts.so.$(SOVERSION) $(B)/libts.so
+# The daemon's own archive, linked only into tsd.
+$(B)/libtsd.a: $(DAEMON_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+$(B)/libcli.a: $(CLI_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
 
-$(B)/bin/%: $(B)/cmd/%.o $(B)/libts.a
+$(B)/ts.pc: lib/client/ts.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	    lib/client/ts.pc.in > $@
+
+$(B)/bin/tsd: $(B)/cmd/tsd.o $(B)/libcli.a $(B)/libtsd.a $(B)/libts.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libts.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bin/%: $(B)/cmd/%.o $(B)/libcli.a $(B)/libts.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/t/unit/%: $(B)/t/unit/%.o $(B)/libts.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libts.a $(LDLIBS)
+$(B)/t/unit/%: $(B)/t/unit/%.o $(B)/libtsd.a $(B)/libts.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 FUZZ_SMOKE ?= 15
 
 check: all $(UNIT)
 	TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) TS_FUZZ_SECONDS=$(FUZZ_SMOKE) \
-	    TS_ASAN=$(TS_ASAN) scripts/run-tests
+	    TS_ASAN=$(TS_ASAN) TS_BUILD=$(abspath $(B)) scripts/run-tests
 
 # The same tests against a build with AddressSanitizer and UBSan.
 asan:
@@ -69,7 +131,7 @@ soak: all
 # leak fails the test that started that daemon.
 valgrind-check: all $(UNIT)
 	TS_VALGRIND=1 TS_SOAK_SECONDS=1 TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) \
-	    scripts/run-tests
+	    TS_BUILD=$(abspath $(B)) scripts/run-tests
 
 # Benchmarks against Redis and Rinda; not part of check.  QUICK=1 for a short run.
 $(B)/bench/tsbench: scripts/bench/tsbench.c
@@ -85,18 +147,36 @@ demo: all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(B)/libts.a $(DESTDIR)$(LIBDIR)
-	install -m 644 $(LIB_HDRS) $(DESTDIR)$(INCDIR)
+	install -m 755 $(B)/libts.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)
+	ln -sf libts.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libts.so
+	install -m 644 $(PUBLIC_HDR) $(DESTDIR)$(INCDIR)
+	install -m 644 $(B)/ts.pc $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libts.a \
+	    $(DESTDIR)$(LIBDIR)/libts.so $(DESTDIR)$(LIBDIR)/libts.so.$(SOVERSION) \
+	    $(DESTDIR)$(INCDIR)/ts.h $(DESTDIR)$(PKGCONFIGDIR)/ts.pc \
+	    $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) $(MAN3:man/%=$(DESTDIR)$(MANDIR)/man3/%) \
+	    $(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+
+# Formatting: the tree follows .clang-format (checked by make check).
+format:
+	clang-format -i $(CORE_SRCS) $(CLIENT_SRCS) $(DAEMON_SRCS) $(CLI_SRCS) $(PROGS:%=cmd/%.c) \
+	    lib/*/*.h cmd/*.h t/unit/*.c fuzz/*.c fuzz/*.h scripts/bench/*.c
 
 clean:
 	rm -rf build build-* build-fuzz.log
 
-.PHONY: all check asan bench demo install clean soak valgrind-check
+.PHONY: all check asan bench demo install uninstall format clean soak valgrind-check
 .SECONDARY:
 
--include $(LIB_OBJS:.o=.d) $(PROGS:%=$(B)/cmd/%.d) $(UNIT:=.d)
+-include $(CORE_OBJS:.o=.d) $(CLIENT_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \
+    $(PROGS:%=$(B)/cmd/%.d) $(UNIT:=.d)
 include fuzz/fuzz.mk

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "field.h"
 
 #define USAGE "ts-dump [-hSw] [-s socket] [field ...]"
 

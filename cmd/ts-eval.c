@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "field.h"
-#include "runner.h"
-#include "xmalloc.h"
+#include "mem.h"
+#include "placeholder.h"
 
 #define USAGE                                                                                  \
     "ts-eval [-h] [-n count] [--name name] [--put fields] [-s socket] [--take fields] -- "     \
@@ -99,14 +98,14 @@ main(int argc, char **argv)
         tmpl = split("--take", take, 1, &takew);
     if (put != NULL)
         putj = split("--put", put, 0, &putw);
-    if (ts_placeholders_check(argv, putw, tmpl != NULL ? json_array_size(tmpl) : 0, err,
-                              sizeof err) < 0)
+    if (ts_placeholders_check((const char *const *)argv, (const char *const *)putw,
+                              tmpl != NULL ? json_array_size(tmpl) : 0, err, sizeof err) < 0)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (getcwd(cwd, sizeof cwd) == NULL)
         ts_die(TS_EXIT_FAIL, "cannot tell the current directory: %s", strerror(errno));
     if (name == NULL) {
-        base = xstrdup(argv[0]);
-        name = defname = xstrdup(basename(base));
+        base = ts_xstrdup(argv[0]);
+        name = defname = ts_xstrdup(basename(base));
         free(base);
     }
     env = json_array();

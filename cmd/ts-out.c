@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bulk.h"
 #include "cli.h"
-#include "field.h"
-#include "xmalloc.h"
 
 #define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l [field ...] | ts-out [-s socket] -"
 
@@ -106,7 +103,7 @@ bulk(struct ts_conn *conn, char **prefix, int nprefix, int lines)
     if (lines && nprefix > 0) {
         json_t *fields = ts_words_tuple(prefix, nprefix, err, sizeof err);
 
-        ts_bulk_prefix(b, fields); /* checked by main */
+        rc = ts_bulk_prefix(b, fields, err, sizeof err); /* checked by main */
         json_decref(fields);
     }
     while ((n = getline(&line, &cap, stdin)) >= 0) {

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log.h"
+#include "mem.h"
 #include "server.h"
-#include "sockpath.h"
 
 #define USAGE "tsd [-dhk] [-l logfile] [-m bytes] [-s socket]"
 
@@ -31,6 +32,7 @@ static const char help_text[] =
     "\nExit: 0 done, 2 usage or socket refused, 3 no daemon to stop, 4 other failure.\n";
 
 static int stop_daemon(const char *path);
+static void worker_program(char *out, size_t outlen);
 static void print_quoted(const char *s);
 static int absolute(char *path);
 
@@ -44,7 +46,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *sock = NULL, *logfile = NULL;
-    char path[TS_PATH_MAX + 1], err[400], *end;
+    char path[TS_PATH_MAX + 1], err[400], helper[4096], *end;
     unsigned long long maxline = TS_MAXLINE_DEFAULT;
     struct ts_server *srv;
     int ch, dflag = 0, kflag = 0, logfd = -1;
@@ -73,7 +75,7 @@ main(int argc, char **argv)
     }
     if (optind != argc || (kflag && dflag))
         ts_usage(USAGE);
-    if (ts_sock_path(sock, path, err, sizeof err) < 0)
+    if (ts_socket_path(sock, path, err, sizeof err) != TS_EXIT_OK)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (absolute(path) < 0)
         ts_die(TS_EXIT_USAGE, "socket path %s: too long once made absolute, or no current "
@@ -86,7 +88,8 @@ main(int argc, char **argv)
         if (logfd < 0)
             ts_die(TS_EXIT_USAGE, "cannot open log %s: %s", logfile, strerror(errno));
     }
-    srv = ts_server_new(path, (size_t)maxline, err, sizeof err);
+    worker_program(helper, sizeof helper);
+    srv = ts_server_new(path, (size_t)maxline, helper, err, sizeof err);
     if (srv == NULL)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (dflag) {
@@ -114,14 +117,16 @@ main(int argc, char **argv)
         if (logfd > 2)
             close(logfd);
         /* Whatever else the caller left open (a test runner's pipe, say) is not ours. */
-        close_range(3, (unsigned)srv->lfd - 1, 0);
-        close_range((unsigned)srv->lfd + 1, ~0u, 0);
+        close_range(3, (unsigned)ts_server_fd(srv) - 1, 0);
+        close_range((unsigned)ts_server_fd(srv) + 1, ~0u, 0);
         if (chdir("/") < 0)
             (void)0;
     } else if (logfd >= 0) {
         dup2(logfd, 2);
         close(logfd);
     }
+    /* From here on the daemon logs, and running out of memory is logged there. */
+    ts_mem_fatal(ts_log_oom);
     if (ts_server_run(srv, err, sizeof err) < 0)
         ts_die(TS_EXIT_FAIL, "%s", err);
     return TS_EXIT_OK;
@@ -173,7 +178,7 @@ stop_daemon(const char *path)
         ts_die(rc, "%s", err);
     }
     for (;;) {
-        ssize_t n = read(conn->fd, buf, sizeof buf);
+        ssize_t n = read(ts_conn_fd(conn), buf, sizeof buf);
 
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
@@ -183,6 +188,26 @@ stop_daemon(const char *path)
     for (i = 0; pid > 0 && i < 3000 && !exited(pid); i++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     return TS_EXIT_OK;
+}
+
+/*
+ * Workers run ts-worker, from the directory tsd itself was run from: the
+ * two are built and installed together.
+ */
+static void
+worker_program(char *out, size_t outlen)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash;
+
+    if (n <= 0) {
+        snprintf(out, outlen, "ts-worker");
+        return;
+    }
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    snprintf(out, outlen, "%.*s/ts-worker", (int)(slash - self), self);
 }
 
 /* Single quotes for the shell, so eval "$(tsd -d)" is safe with any path. */

@@ -46,7 +46,7 @@
 #include "template.h"
 #include "tuple.h"
 #include "waiter.h"
-#include "xmalloc.h"
+#include "mem.h"
 
 #include "known.h"
 
@@ -294,7 +294,7 @@ as_template(const json_t *tuple)
         if (s != NULL && s[0] == '?') {
             /* escape it: "??..." is the literal "?..." */
             size_t n = json_string_length(v);
-            char *esc = xmalloc(n + 1);
+            char *esc = ts_xmalloc(n + 1);
 
             esc[0] = '?';
             memcpy(esc + 1, s, n);
@@ -425,7 +425,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     arity = (uint32_t)json_array_size(tuple);
 
-    off = xmalloc(arity * sizeof *off);
+    off = ts_xmalloc(arity * sizeof *off);
     if (ts_canon_tuple(tuple, &text, off, err, sizeof err) < 0)
         fail("ts_canon_tuple refused a non-empty array");
     /*

@@ -2,11 +2,12 @@
  * fuzz-request.c: libFuzzer target for the daemon's request handling.
  *
  * The input is split into lines, and each line goes through the real
- * daemon's own ts_client_serve (lib/session.c) of an in-process server:
- * the space, the event loop object (for timers; nothing ever waits on it)
- * and clients with fd -1 that are never registered in the loop.  The link
- * wraps ts_ops_dispatch and ts_ops_try_ack (-Wl,--wrap, see fuzz.mk), so
- * every request the real code serves passes through the checks below.
+ * daemon's own ts_client_serve (lib/daemon/session.c) of an in-process
+ * server: the space, the event loop object (for timers; nothing ever waits
+ * on it) and clients with fd -1 that are never registered in the loop.
+ * The session's serve and serve_ack hooks are the checked wrappers below
+ * around ts_ops_serve and ts_ops_serve_ack, so every request the real code
+ * serves passes through the checks.
  * Nothing is written anywhere: instead of ts_clients_service, which would
  * send on the descriptor, service() below checks and then discards each
  * client's queued output.
@@ -23,7 +24,7 @@
  * Requests whose "op" is "eval" are skipped: they would fork workers.
  *
  * Protocol oracle: every reply line is a JSON object; every request but a
- * blank line or an ack gets exactly one final line ({"ok":...}) -- at once,
+ * blank line (only spaces, tabs, a CR) or an ack gets exactly one final line ({"ok":...}) -- at once,
  * or, for an in/rd that blocks, when the wait ends; a final
  * {"ok":true,"n":N} after tuple lines counts them; and every tuple sent is
  * in canonical form.  A violation aborts with a message, so the fuzzer
@@ -32,14 +33,11 @@
  *
  * With FUZZ_KNOWN=1 (see known.h) lines that could hold a regular
  * expression of a kind known to be costly are skipped, and so are acks
- * that ops.c's quick_ack reads differently from jansson (request-7).
+ * that wire.c's quick ack reader reads differently from jansson
+ * (request-7).
  *
- * srv->workers: lib/worker.c does not tolerate NULL everywhere
- * (ts_workers_dump, reached by {"op":"dump","waiters":true}, dereferences
- * it), so by default the server gets a real, empty worker set, made once
- * and kept for the process (it holds nothing per input).  Build with
- * -DFUZZ_WORKERS_NULL to use NULL as a bare server would, in which case
- * dump requests asking for waiters are skipped as well.
+ * The workers: a real, empty worker set, made once and kept for the
+ * process (it holds nothing per input).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -50,15 +48,16 @@
 
 #include <jansson.h>
 
+#include "block.h"
 #include "buf.h"
 #include "loop.h"
+#include "mem.h"
 #include "ops.h"
-#include "server.h"
 #include "session.h"
 #include "space.h"
 #include "tuple.h"
+#include "wire.h"
 #include "worker.h"
-#include "xmalloc.h"
 
 #include "known.h"
 
@@ -74,8 +73,10 @@ struct cstate {
     long tuples;         /* tuple lines since the last {"ok":true} line */
 };
 
-static struct ts_server server;
-static struct ts_server *srv = &server;
+static struct ts_loop *loop;
+static struct ts_space space;
+static struct ts_clients clients;
+static struct ts_ops ops;
 static struct ts_workers *workers; /* made once, empty for ever */
 static struct cstate cs[NCLIENTS];
 static int oracle = 1;
@@ -126,26 +127,66 @@ state_of(const struct ts_client *c)
     fail("a client the harness does not know");
 }
 
-/* As ts_client_new, without a socket: fd -1, not in the loop. */
+/* As ts_client_new and the server's accept, without a socket: fd -1, not in the loop. */
 static struct ts_client *
 client_new(void)
 {
-    struct ts_client *c = xcalloc(1, sizeof *c);
+    struct ts_client *c = ts_xcalloc(1, sizeof *c);
+    struct ts_block *b;
 
     c->fd = -1;
     c->pid = getpid();
-    c->srv = srv;
-    c->w.owner = c;
-    c->timeout = -1;
-    c->worker = ts_workers_find(srv->workers, c->pid);
-    ts_timer_init(&c->timer, NULL, c);
+    c->all = &clients;
+    c->ctx = b = ts_block_new(c, &ops.blocking);
+    b->worker = ts_workers_find(workers, c->pid);
     c->events = EPOLLIN | EPOLLRDHUP;
-    c->next = srv->clients;
-    if (srv->clients != NULL)
-        srv->clients->prev = c;
-    srv->clients = c;
-    srv->nclients++;
+    c->next = clients.list;
+    if (clients.list != NULL)
+        clients.list->prev = c;
+    clients.list = c;
+    clients.count++;
     return c;
+}
+
+/* The server's lost hook. */
+static void
+lost(struct ts_client *c)
+{
+    struct ts_block *b = c->ctx;
+
+    if (b->why == TS_WAIT_WORKERS)
+        ts_workers_forget(workers, b);
+    ts_block_lost(b);
+    c->ctx = NULL;
+}
+
+static void
+no_put(void *arg, json_t *tuple)
+{
+    (void)arg;
+    json_decref(tuple);
+}
+
+static void
+no_stop(void *arg, void *token, long n)
+{
+    (void)arg;
+    (void)token;
+    (void)n;
+    fail("workers stopped, but there are none");
+}
+
+static void
+no_gone(void *arg, struct ts_worker *w)
+{
+    (void)arg;
+    (void)w;
+}
+
+static void
+no_shutdown(void *arg)
+{
+    (void)arg;
 }
 
 /* Forget the slots of clients that were lost (before they are freed). */
@@ -189,16 +230,6 @@ quick_ack_differs(const char *line, size_t len)
         if (line[i + digits] < '0' || line[i + digits] > '9')
             return 0;
     return (digits > 1 && line[i] == '0') || digits > 18;
-}
-
-static int
-wants_waiters(const char *line, size_t len)
-{
-    json_t *req = json_loadb(line, len, 0, NULL);
-    int rc = json_is_true(json_object_get(req, "waiters"));
-
-    json_decref(req);
-    return rc;
 }
 
 /* A tuple line's tuple must be canonical text. */
@@ -311,15 +342,10 @@ settle(void)
     }
 }
 
-/* ---- serving, as lib/session.c does it */
+/* ---- serving, as lib/daemon/session.c does it */
 
-void __real_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len);
-int __real_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len);
-void __wrap_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len);
-int __wrap_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len);
-
-void
-__wrap_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len)
+static void
+checked_serve(struct ts_client *c, const char *line, size_t len)
 {
     struct cstate *s = state_of(c);
     int ack, f;
@@ -328,36 +354,30 @@ __wrap_ts_ops_dispatch(struct ts_client *c, const char *line, size_t len)
         return; /* would fork */
     if (fuzz_known() && (fuzz_risky_ere(line, len) || quick_ack_differs(line, len)))
         return; /* a known bug: see known.h */
-#ifdef FUZZ_WORKERS_NULL
-    if (op_is(line, len, "dump") && wants_waiters(line, len))
-        return; /* ts_workers_dump(NULL, ...) */
-#else
-    (void)wants_waiters;
-#endif
     settle();
     ack = op_is(line, len, "ack");
-    __real_ts_ops_dispatch(c, line, len);
+    ts_ops_serve(c, line, len);
     f = take_output(s);
     if (oracle) {
         if (c->flags & TS_CLIENT_BLOCKED) {
             if (f != 0)
                 fail("a final line, but the request blocks: %.*s", (int)len, line);
             s->awaiting = 1;
-        } else if (len == 0 ? f != 0 : ack ? f > 1 : f != 1) {
+        } else if (ts_wire_blank(line, len) ? f != 0 : ack ? f > 1 : f != 1) {
             fail("%d final lines for the request: %.*s", f, (int)len, line);
         }
     }
     settle();
 }
 
-int
-__wrap_ts_ops_try_ack(struct ts_client *c, const char *line, size_t len)
+static int
+checked_serve_ack(struct ts_client *c, const char *line, size_t len)
 {
     struct cstate *s = state_of(c);
     int rc, f;
 
     settle();
-    rc = __real_ts_ops_try_ack(c, line, len);
+    rc = ts_ops_serve_ack(c, line, len);
     f = take_output(s);
     /* Only a well-formed ack is served while blocked, and it has no reply. */
     if (oracle && f != 0)
@@ -391,11 +411,11 @@ pump(void)
     struct ts_client *list, *c, **pp;
     int rounds = 0;
 
-    while (srv->pending != NULL) {
+    while (clients.pending != NULL) {
         if (++rounds > MAX_ROUNDS)
             fail("clients stay pending for ever");
-        list = srv->pending;
-        srv->pending = NULL;
+        list = clients.pending;
+        clients.pending = NULL;
         while ((c = list) != NULL) {
             list = c->pnext;
             if (!(c->flags & TS_CLIENT_DEAD))
@@ -404,7 +424,7 @@ pump(void)
             if ((c->flags & TS_CLIENT_RESUME) && !(c->flags & TS_CLIENT_BLOCKED))
                 ts_client_touch(c, 0);
         }
-        for (pp = &srv->pending; *pp != NULL;) {
+        for (pp = &clients.pending; *pp != NULL;) {
             c = *pp;
             if (c->flags & TS_CLIENT_DEAD) {
                 *pp = c->pnext;
@@ -416,10 +436,7 @@ pump(void)
     }
     settle();
     forget_dead();
-    while ((c = srv->dead) != NULL) {
-        srv->dead = c->dnext;
-        ts_client_free(c);
-    }
+    ts_clients_service(&clients); /* nothing pending: frees the lost ones */
 }
 
 /* ---- the input */
@@ -453,13 +470,16 @@ directive(int *slot, const char *line, size_t len)
     case 'x':
         ts_client_lost(c, NULL);
         break;
-    case 't':
+    case 't': {
+        struct ts_block *b = c->ctx;
+
         /* As run_timers: disarm, then call. */
-        if (c->timer.slot != SIZE_MAX && c->timer.fn != NULL) {
-            ts_timer_cancel(srv->loop, &c->timer);
-            c->timer.fn(srv->loop, c->timer.arg);
+        if (b->timer.slot != SIZE_MAX && b->timer.fn != NULL) {
+            ts_timer_cancel(loop, &b->timer);
+            b->timer.fn(loop, b->timer.arg);
         }
         break;
+    }
     case 'e':
         /* As on_io after read_input saw the end of the stream. */
         c->flags |= TS_CLIENT_EOF;
@@ -479,23 +499,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ts_client *c;
     int slot = 0;
 
-    memset(srv, 0, sizeof *srv);
+    memset(&clients, 0, sizeof clients);
+    memset(&ops, 0, sizeof ops);
     memset(cs, 0, sizeof cs);
-    srv->lfd = -1;
-    srv->sigfd = -1;
-    srv->loop = ts_loop_new();
-    if (srv->loop == NULL)
+    loop = ts_loop_new();
+    if (loop == NULL)
         fail("ts_loop_new failed");
-    ts_space_init(&srv->space, ts_ops_deliver, srv);
-    srv->maxline = 1u << 20;
-#ifdef FUZZ_WORKERS_NULL
-    srv->workers = NULL;
-#else
-    if (workers == NULL)
-        workers = ts_workers_new(srv);
-    srv->workers = workers;
-#endif
-    clock_gettime(CLOCK_REALTIME, &srv->started);
+    ts_space_init(&space, ts_block_deliver, NULL);
+    if (workers == NULL) {
+        static const struct ts_worker_hooks hooks = {no_put, no_stop, no_gone, NULL};
+
+        workers = ts_workers_new(loop, "/nonexistent", "/nonexistent", &hooks);
+    }
+    clients.loop = loop;
+    clients.maxline = 1u << 20;
+    clients.serve = checked_serve;
+    clients.serve_ack = checked_serve_ack;
+    clients.lost = lost;
+    clients.ctx = &ops;
+    ops.clients = &clients;
+    ops.blocking.space = &space;
+    ops.blocking.loop = loop;
+    ops.workers = workers;
+    ops.started = 0;
+    ops.shutdown = no_shutdown;
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -516,22 +543,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* As the server's teardown: every client is lost, then freed. */
     settle();
-    while (srv->clients != NULL)
-        ts_client_lost(srv->clients, NULL);
+    while (clients.list != NULL)
+        ts_client_lost(clients.list, NULL);
     forget_dead();
-    ts_clients_service(srv);
-    if (srv->clients != NULL || srv->dead != NULL || srv->pending != NULL || srv->nclients != 0)
+    ts_clients_service(&clients);
+    if (clients.list != NULL || clients.dead != NULL || clients.pending != NULL ||
+        clients.count != 0)
         fail("clients left after teardown");
-    if (srv->space.waiters.count != 0)
-        fail("%zu waiters left after every client was lost", srv->space.waiters.count);
+    if (space.waiters.count != 0)
+        fail("%zu waiters left after every client was lost", space.waiters.count);
     {
         struct ts_store_stats st;
 
-        ts_store_stats(srv->space.store, &st);
+        ts_store_stats(space.store, &st);
         if (st.lent != 0)
             fail("%zu tuples still lent after every client was lost", st.lent);
     }
-    ts_space_free(&srv->space);
-    ts_loop_free(srv->loop);
+    ts_space_free(&space);
+    ts_loop_free(loop);
     return 0;
 }

@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "scan.h"
 #include "tuple.h"
-#include "xmalloc.h"
+#include "mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *v;
     char err[200];
 
-    off = xgrow(off, &offcap, 1, sizeof *off);
+    off = ts_xgrow(off, &offcap, 1, sizeof *off);
     off[0] = 7;
     ts_buf_add(&fast, "x", 1); /* output that was there before */
     p = ts_scan_tuple(text, end, &fast, &off, &noff, &offcap);
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v = json_loadb(text, (size_t)(p - text), JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_array(v) || json_array_size(v) != noff - 1)
         abort();
-    off2 = xmalloc(json_array_size(v) * sizeof *off2);
+    off2 = ts_xmalloc(json_array_size(v) * sizeof *off2);
     if (ts_canon_tuple(v, &slow, off2, err, sizeof err) < 0)
         abort();
     if (ts_buf_len(&slow) != ts_buf_len(&fast) - 1 ||

@@ -28,11 +28,11 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "field.h"
-#include "runner.h"
+#include "placeholder.h"
 #include "template.h"
 #include "tuple.h"
-#include "xmalloc.h"
+#include "mem.h"
+#include "ts.h"
 
 #include "known.h"
 
@@ -75,7 +75,7 @@ check_tuple(json_t *t, size_t n, const char *word)
         return;
     if (!json_is_array(t) || json_array_size(t) == 0 || (n > 0 && json_array_size(t) != n))
         fail("tuple of the wrong shape", word);
-    off = xmalloc(json_array_size(t) * sizeof *off);
+    off = ts_xmalloc(json_array_size(t) * sizeof *off);
     if (ts_canon_tuple(t, &b, off, err, sizeof err) < 0)
         fail("accepted tuple has no canonical form", word);
     free(off);
@@ -103,7 +103,7 @@ requote(char **words)
         ts_buf_add(&b, "'", 1);
     }
     ts_buf_add(&b, "", 1);
-    s = xstrdup(ts_buf_len(&b) > 0 ? ts_buf_head(&b) : "");
+    s = ts_xstrdup(ts_buf_len(&b) > 0 ? ts_buf_head(&b) : "");
     ts_buf_free(&b);
     return s;
 }
@@ -132,11 +132,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (fuzz_known() && fuzz_risky_ere((const char *)data, size))
         return 0; /* a known bug: see known.h */
-    buf = xmalloc(size + 1);
+    buf = ts_xmalloc(size + 1);
     memcpy(buf, data, size);
     buf[size] = '\0';
     /* Words: the pieces between NULs; a final NUL ends the last word. */
-    words = xmalloc((size + 2) * sizeof *words);
+    words = ts_xmalloc((size + 2) * sizeof *words);
     for (i = 0, start = 0; size > 0 && i <= size; i++) {
         if (i < size && buf[i] != '\0')
             continue;
@@ -171,11 +171,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k < 0)
             continue;
         check_split(split, k, w);
-        ts_placeholders_check(split, NULL, arity, err, sizeof err);
-        ts_placeholders_check(split, split, arity, err, sizeof err);
-        ts_placeholders_check(NULL, split, 0, err, sizeof err);
+        ts_placeholders_check((const char *const *)split, NULL, arity, err, sizeof err);
+        ts_placeholders_check((const char *const *)split, (const char *const *)split, arity, err, sizeof err);
+        ts_placeholders_check(NULL, (const char *const *)split, 0, err, sizeof err);
         if (prev != NULL)
-            ts_placeholders_check(prev, split, arity, err, sizeof err);
+            ts_placeholders_check((const char *const *)prev, (const char *const *)split, arity, err, sizeof err);
         if (k > 0) {
             tm = ts_words_template(split, k, err, sizeof err);
             check_template(tm, w);

@@ -1,0 +1,41 @@
+/*
+ * cli.h: what the commands share: diagnostics, option values, printing
+ * tuples, and the body of ts-in and ts-rd (which differ only in the op).
+ */
+#ifndef TS_CLI_H
+#define TS_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "ts.h"
+
+#define TS_VERSION "0.2.0"
+
+/* Set the name diagnostics are prefixed with. */
+void ts_cli_init(const char *name);
+/* "name: message" on stderr. */
+void ts_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* ts_warn, then exit with status. */
+void ts_die(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+/* "usage: USAGE" on stderr, exit 2. */
+void ts_usage(const char *usage) __attribute__((noreturn));
+/* USAGE and a description on stdout, exit 0. */
+void ts_help(const char *usage, const char *text) __attribute__((noreturn));
+/* "name VERSION" on stdout, exit 0. */
+void ts_version(void) __attribute__((noreturn));
+
+/* Parse a non-negative number of seconds (fractions allowed); -1 if bad. */
+int ts_parse_seconds(const char *s, double *out);
+
+/* Resolve -s PATH / $TS_SOCKET / defaults and connect; exits 3 on failure. */
+struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen);
+
+/* Print a value (a tuple) in canonical text, on a line of its own. */
+void ts_print_json(FILE *fp, const json_t *v);
+
+/* The whole of ts-in (take = 1) and ts-rd (take = 0). */
+int ts_cli_query(int argc, char **argv, int take);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * block.c: waiting requests, lending and confirmation (see block.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block.h"
+#include "log.h"
+#include "mem.h"
+#include "session.h"
+#include "worker.h"
+
+static void finish(struct ts_block *b);
+static void on_timeout(struct ts_loop *loop, void *arg);
+
+struct ts_block *
+ts_block_new(struct ts_client *c, struct ts_blocking *ctx)
+{
+    struct ts_block *b = ts_xcalloc(1, sizeof *b);
+
+    b->client = c;
+    b->ctx = ctx;
+    b->w.owner = b;
+    b->timeout = -1;
+    ts_timer_init(&b->timer, on_timeout, b);
+    return b;
+}
+
+void
+ts_block_lost(struct ts_block *b)
+{
+    size_t i;
+
+    /* First: it must never be handed another tuple. */
+    if (b->why == TS_WAIT_TUPLES)
+        ts_space_cancel(b->ctx->space, &b->w);
+    ts_timer_cancel(b->ctx->loop, &b->timer);
+    /* Then everything it held goes back, in the order it was handed out. */
+    for (i = b->lent0; i < b->nlent; i++)
+        ts_space_return(b->ctx->space, b->lent[i].t);
+    ts_tmpl_free(b->w.tm);
+    free(b->tmpl_text);
+    free(b->lent);
+    free(b);
+}
+
+void
+ts_block_template(struct ts_block *b, struct ts_tmpl *tm, const char *text, size_t len)
+{
+    ts_tmpl_free(b->w.tm);
+    b->w.tm = tm;
+    free(b->tmpl_text);
+    b->tmpl_text = text != NULL ? ts_xstrndup(text, len) : NULL;
+    b->tmpl_len = len;
+}
+
+int
+ts_block_same_text(const struct ts_block *b, const char *text, size_t len)
+{
+    return b->tmpl_text != NULL && b->tmpl_len == len && memcmp(b->tmpl_text, text, len) == 0;
+}
+
+int
+ts_block_same_json(const struct ts_block *b, const json_t *wire)
+{
+    return b->w.tm != NULL && json_equal(b->w.tm->wire, wire);
+}
+
+void
+ts_block_ask(struct ts_block *b, const struct ts_ask *a)
+{
+    int now = a->all || a->timeout == 0;
+
+    b->w.take = a->take;
+    b->want = a->all ? -1 : a->want;
+    b->got = 0;
+    b->timeout = a->timeout;
+    b->since = ts_wall_clock();
+    ts_block_wait(b, TS_WAIT_TUPLES);
+    if (ts_space_request(b->ctx->space, &b->w, now))
+        return; /* satisfied from the store; the delivery finished it */
+    if (now) {
+        finish(b);
+        return;
+    }
+    if (a->timeout > 0)
+        ts_timer_set(b->ctx->loop, &b->timer, ts_now() + (uint64_t)llround(a->timeout * 1e9));
+}
+
+/* The in or rd is over: the final line, and the client may go on. */
+static void
+finish(struct ts_block *b)
+{
+    if (b->got > 0)
+        ts_wire_ok_n(&b->client->out, (uint64_t)b->got);
+    else
+        ts_wire_error(&b->client->out, "nomatch", "no matching tuple");
+    ts_block_end(b);
+}
+
+static void
+on_timeout(struct ts_loop *loop, void *arg)
+{
+    struct ts_block *b = arg;
+
+    (void)loop;
+    ts_space_cancel(b->ctx->space, &b->w);
+    finish(b);
+}
+
+int
+ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
+{
+    struct ts_block *b = w->owner;
+    uint64_t id = 0;
+
+    (void)arg;
+    if (w->take) {
+        /* Confirmed entries at the front are dead: reuse their room first. */
+        if (b->nlent == b->lentcap && b->lent0 > 0) {
+            memmove(b->lent, b->lent + b->lent0, (b->nlent - b->lent0) * sizeof *b->lent);
+            b->nlent -= b->lent0;
+            b->lent0 = 0;
+        }
+        b->lent = ts_xgrow(b->lent, &b->lentcap, b->nlent + 1, sizeof *b->lent);
+        b->lent[b->nlent].t = t;
+        b->lent[b->nlent].id = id = ++b->next_id;
+        b->nlent++;
+        if (b->worker != NULL)
+            ts_worker_holds(b->worker, ts_tuple_text(t), t->len);
+    }
+    ts_wire_tuple(&b->client->out, id, ts_tuple_text(t), t->len);
+    ts_client_touch(b->client, 0);
+    b->got++;
+    if (b->want > 0 && b->got >= b->want) {
+        finish(b);
+        return 1;
+    }
+    return 0;
+}
+
+void
+ts_block_confirm(struct ts_block *b, uint64_t upto)
+{
+    while (b->lent0 < b->nlent && b->lent[b->lent0].id <= upto) {
+        ts_space_confirm(b->ctx->space, b->lent[b->lent0].t);
+        b->lent0++;
+    }
+    if (b->lent0 == b->nlent) {
+        b->lent0 = b->nlent = 0;
+        if (b->worker != NULL)
+            ts_worker_holds(b->worker, NULL, 0);
+    }
+    /* A long-lived window: give back what the confirmed front no longer needs. */
+    if (b->lentcap > 64 && b->nlent - b->lent0 < b->lentcap / 4) {
+        size_t live = b->nlent - b->lent0, cap = b->lentcap / 2;
+
+        memmove(b->lent, b->lent + b->lent0, live * sizeof *b->lent);
+        b->lent0 = 0;
+        b->nlent = live;
+        b->lent = ts_xrealloc(b->lent, cap * sizeof *b->lent);
+        b->lentcap = cap;
+    }
+}
+
+void
+ts_block_wait(struct ts_block *b, enum ts_wait why)
+{
+    b->why = why;
+    b->client->flags |= TS_CLIENT_BLOCKED;
+}
+
+void
+ts_block_end(struct ts_block *b)
+{
+    if (b->why == TS_WAIT_NONE)
+        return;
+    b->why = TS_WAIT_NONE;
+    ts_timer_cancel(b->ctx->loop, &b->timer);
+    b->client->flags &= ~TS_CLIENT_BLOCKED;
+    ts_client_touch(b->client, TS_CLIENT_RESUME);
+}

@@ -1,0 +1,121 @@
+/*
+ * block.h: what a client waits for and what it holds.
+ *
+ * Blocking
+ * --------
+ * A client has at most one request in progress.  Most are answered at
+ * once; two kinds wait, and enum ts_wait says which:
+ *
+ *   TS_WAIT_TUPLES   an in or rd that wants more than the store holds now.
+ *                    It is filed as a waiter in the space (space.h) and
+ *                    gets tuples as they arrive, until it has its count,
+ *                    its timeout fires, or the client goes away.
+ *   TS_WAIT_WORKERS  ts-eval -k: the reply comes when the workers it stops
+ *                    are gone (worker.h reports that through the server).
+ *
+ * While a client waits, the session serves only its acks (session.h).
+ * Every wait ends through ts_block_end, which writes nothing itself but
+ * lets the client's next requests be served: the one unblock path.
+ *
+ * Confirm before taken
+ * --------------------
+ * A tuple delivered to an in is lent, not removed (space.h).  Each lent
+ * tuple gets a delivery id, increasing on the connection, and goes on the
+ * client's lent list in delivery order.  An ack of id N confirms every lent
+ * tuple with an id up to N: they are removed for good.  The list is a
+ * window over an array: confirmed entries at its front are dropped, and
+ * the array is compacted as it fills, so its size follows what is lent
+ * now, not what was ever lent.
+ *
+ * When the client goes away, its waiter is withdrawn first (so it is never
+ * handed another tuple) and then every tuple still lent to it is returned
+ * to the space, in the order it was delivered, to its old place.
+ *
+ * Timeouts
+ * --------
+ * A wait with a timeout has a timer in the loop's heap.  At the deadline
+ * the waiter is withdrawn and the request finishes with what it got: "n"
+ * tuples, or "nomatch" if none.  A timeout of 0 never waits at all.
+ */
+#ifndef TS_BLOCK_H
+#define TS_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "space.h"
+#include "wire.h"
+
+struct ts_client;
+struct ts_worker;
+
+enum ts_wait {
+    TS_WAIT_NONE,    /* nothing in progress */
+    TS_WAIT_TUPLES,  /* an in or rd */
+    TS_WAIT_WORKERS, /* ts-eval -k, until its workers are gone */
+};
+
+struct ts_lent {
+    struct ts_tuple *t; /* the lent tuple */
+    uint64_t id;        /* delivery id the client acks */
+};
+
+/* What the blocking code of every client shares. */
+struct ts_blocking {
+    struct ts_space *space;
+    struct ts_loop *loop;
+};
+
+struct ts_block {
+    struct ts_client *client;  /* whose this is */
+    struct ts_blocking *ctx;
+    enum ts_wait why;          /* what the request in progress waits for */
+
+    /* The in or rd being served, valid while why is TS_WAIT_TUPLES or delivering. */
+    struct ts_waiter w;        /* w.tm is the template, w.owner this block */
+    char *tmpl_text;           /* the wire text w.tm was compiled from, if known */
+    size_t tmpl_len;
+    long want;                 /* tuples still to deliver; -1 for no limit */
+    long got;                  /* tuples delivered for this request */
+    struct ts_timer timer;     /* its deadline, if it has one */
+    double since;              /* wall-clock time it started waiting */
+    double timeout;            /* its timeout in seconds, -1 for none */
+
+    struct ts_lent *lent;      /* tuples lent and not acked, by id */
+    size_t lent0;              /* first live entry of lent */
+    size_t nlent;              /* one past the last entry */
+    size_t lentcap;
+    uint64_t next_id;          /* last delivery id handed out */
+    struct ts_worker *worker;  /* the eval worker this client is, or NULL */
+};
+
+struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);
+/* The client is lost: withdraw its waiter, return what it holds, free b. */
+void ts_block_lost(struct ts_block *b);
+
+/*
+ * The template the client asks with; the wire text it came from (NULL if
+ * it was read the long way).  A worker asks with the same template every
+ * time: ts_block_same_text and ts_block_same_json tell whether it can be
+ * used again as it is.  Takes tm.
+ */
+void ts_block_template(struct ts_block *b, struct ts_tmpl *tm, const char *text, size_t len);
+int ts_block_same_text(const struct ts_block *b, const char *text, size_t len);
+int ts_block_same_json(const struct ts_block *b, const json_t *wire);
+
+/* Serve an in or rd with the current template: now, or by waiting. */
+void ts_block_ask(struct ts_block *b, const struct ts_ask *a);
+
+/* The space's delivery callback (space.h): queue t for the waiter's client. */
+int ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg);
+
+/* An ack: confirm every lent tuple with an id up to upto. */
+void ts_block_confirm(struct ts_block *b, uint64_t upto);
+
+/* Wait for workers to stop; ts_block_end ends it. */
+void ts_block_wait(struct ts_block *b, enum ts_wait why);
+/* The wait is over: the client's later requests may be served. */
+void ts_block_end(struct ts_block *b);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * server.c: the daemon's lifecycle: listening, accepting, signals, shutdown.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+#include "tuple.h"
+
+#define ACCEPT_RETRY_NS 100000000u /* after running out of descriptors */
+
+static void on_accept(struct ts_loop *loop, int fd, uint32_t events, void *arg);
+static void on_accept_retry(struct ts_loop *loop, void *arg);
+static void on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg);
+static int on_idle(struct ts_loop *loop, void *arg);
+static void stop(void *arg);
+static void lost(struct ts_client *c);
+static void worker_put(void *arg, json_t *tuple);
+static void worker_stopped(void *arg, void *token, long n);
+static void worker_gone(void *arg, struct ts_worker *w);
+static void teardown(struct ts_server *srv);
+
+struct ts_server *
+ts_server_new(const char *path, size_t maxline, const char *helper, char *err, size_t errlen)
+{
+    struct ts_server *srv = ts_xcalloc(1, sizeof *srv);
+
+    snprintf(srv->path, sizeof srv->path, "%s", path);
+    srv->clients.maxline = maxline;
+    srv->sigfd = -1;
+    srv->lfd = ts_sock_listen(path, err, errlen);
+    if (srv->lfd < 0) {
+        free(srv);
+        return NULL;
+    }
+    srv->helper = ts_xstrdup(helper);
+    return srv;
+}
+
+void
+ts_server_detach(struct ts_server *srv)
+{
+    close(srv->lfd);
+    free(srv->helper);
+    free(srv);
+}
+
+int
+ts_server_fd(const struct ts_server *srv)
+{
+    return srv->lfd;
+}
+
+/* The ops' shutdown hook, and the signals': stop at the next turn of the loop. */
+static void
+stop(void *arg)
+{
+    struct ts_server *srv = arg;
+
+    srv->stopping = 1;
+    ts_loop_stop(srv->loop);
+}
+
+int
+ts_server_run(struct ts_server *srv, char *err, size_t errlen)
+{
+    struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    /* Orphans of our workers' commands become ours to reap, and to wait for at the end. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    srv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    srv->loop = ts_loop_new();
+    if (srv->sigfd < 0 || srv->loop == NULL ||
+        ts_loop_add(srv->loop, srv->lfd, EPOLLIN, on_accept, srv) < 0 ||
+        ts_loop_add(srv->loop, srv->sigfd, EPOLLIN, on_signal, srv) < 0) {
+        snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
+        teardown(srv);
+        return -1;
+    }
+    ts_timer_init(&srv->accept_timer, on_accept_retry, srv);
+    ts_loop_hook(srv->loop, on_idle, srv);
+    ts_space_init(&srv->space, ts_block_deliver, srv);
+    srv->workers = ts_workers_new(srv->loop, srv->path, srv->helper, &hooks);
+    srv->clients.loop = srv->loop;
+    srv->clients.serve = ts_ops_serve;
+    srv->clients.serve_ack = ts_ops_serve_ack;
+    srv->clients.lost = lost;
+    srv->clients.ctx = &srv->ops;
+    srv->ops.clients = &srv->clients;
+    srv->ops.blocking.space = &srv->space;
+    srv->ops.blocking.loop = srv->loop;
+    srv->ops.workers = srv->workers;
+    srv->ops.started = ts_wall_clock();
+    srv->ops.shutdown = stop;
+    srv->ops.arg = srv;
+    ts_log("listening on %s", srv->path);
+    if (ts_loop_run(srv->loop) < 0)
+        ts_log("event loop failed: %s", strerror(errno));
+    ts_log("stopping");
+    teardown(srv);
+    return 0;
+}
+
+static int
+on_idle(struct ts_loop *loop, void *arg)
+{
+    struct ts_server *srv = arg;
+
+    (void)loop;
+    return ts_clients_service(&srv->clients);
+}
+
+static void
+on_accept(struct ts_loop *loop, int lfd, uint32_t events, void *arg)
+{
+    struct ts_server *srv = arg;
+    int fd;
+
+    (void)events;
+    for (;;) {
+        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            struct ts_client *c = ts_client_new(&srv->clients, fd);
+            struct ts_block *b;
+
+            if (c != NULL) {
+                c->ctx = b = ts_block_new(c, &srv->ops.blocking);
+                b->worker = ts_workers_find(srv->workers, c->pid);
+            }
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Leave the rest in the backlog until some client goes away. */
+            ts_log("cannot accept: %s; pausing new connections", strerror(errno));
+            ts_loop_mod(loop, lfd, 0);
+            ts_timer_set(loop, &srv->accept_timer, ts_now() + ACCEPT_RETRY_NS);
+        }
+        return;
+    }
+}
+
+static void
+on_accept_retry(struct ts_loop *loop, void *arg)
+{
+    struct ts_server *srv = arg;
+
+    ts_loop_mod(loop, srv->lfd, EPOLLIN);
+}
+
+static void
+on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg)
+{
+    struct ts_server *srv = arg;
+    struct signalfd_siginfo si;
+
+    (void)loop;
+    (void)events;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            ts_workers_reap(srv->workers);
+            break;
+        default:
+            ts_log("signal %u: shutting down", si.ssi_signo);
+            stop(srv);
+        }
+    }
+}
+
+/* The session's lost hook: what the client waited for and held goes. */
+static void
+lost(struct ts_client *c)
+{
+    struct ts_ops *o = c->all->ctx;
+    struct ts_block *b = c->ctx;
+
+    /* The workers are gone first at shutdown, and their requests with them. */
+    if (b->why == TS_WAIT_WORKERS && o->workers != NULL)
+        ts_workers_forget(o->workers, b);
+    ts_block_lost(b);
+    c->ctx = NULL;
+}
+
+/* The workers' put hook: ts.exit and ts.error tuples. */
+static void
+worker_put(void *arg, json_t *tuple)
+{
+    struct ts_server *srv = arg;
+    struct ts_buf text = TS_BUF_INIT;
+    uint32_t off[8];
+    char err[100];
+
+    if (!srv->stopping && tuple != NULL && json_array_size(tuple) <= 8 &&
+        ts_canon_tuple(tuple, &text, off, err, sizeof err) == 0)
+        ts_space_out(&srv->space, ts_buf_head(&text), ts_buf_len(&text), off,
+                     (uint32_t)json_array_size(tuple));
+    ts_buf_free(&text);
+    json_decref(tuple);
+}
+
+/* The workers' stopped hook: answer the ts-eval -k that waits. */
+static void
+worker_stopped(void *arg, void *token, long n)
+{
+    struct ts_block *b = token;
+
+    (void)arg;
+    ts_wire_ok_n(&b->client->out, (uint64_t)n);
+    ts_block_end(b);
+}
+
+/* The workers' gone hook: no client is that worker any more. */
+static void
+worker_gone(void *arg, struct ts_worker *w)
+{
+    struct ts_server *srv = arg;
+    struct ts_client *c;
+
+    for (c = srv->clients.list; c != NULL; c = c->next) {
+        struct ts_block *b = c->ctx;
+
+        if (b != NULL && b->worker == w)
+            b->worker = NULL;
+    }
+}
+
+/*
+ * The socket goes first, so nobody new connects and a waiting "tsd -k" can
+ * trust that once its connection closes, the daemon and its socket are gone.
+ */
+static void
+teardown(struct ts_server *srv)
+{
+    if (srv->lfd >= 0) {
+        unlink(srv->path);
+        close(srv->lfd);
+        srv->lfd = -1;
+    }
+    if (srv->workers != NULL) {
+        ts_workers_free(srv->workers);
+        srv->workers = srv->ops.workers = NULL;
+    }
+    /* Best effort: final replies, such as the one to shutdown. */
+    ts_clients_flush_now(&srv->clients);
+    while (srv->clients.list != NULL)
+        ts_client_lost(srv->clients.list, NULL);
+    if (srv->loop != NULL) {
+        ts_clients_service(&srv->clients);
+        ts_space_free(&srv->space);
+        ts_loop_free(srv->loop);
+        srv->loop = NULL;
+    }
+    if (srv->sigfd >= 0)
+        close(srv->sigfd);
+    free(srv->helper);
+    free(srv);
+}

@@ -1,0 +1,61 @@
+/*
+ * server.h: the daemon: a listening socket, the clients, the space, the
+ * workers, and the event loop that drives them.  One thread; every socket
+ * non-blocking.
+ *
+ * The server is the top of the daemon's modules: it owns the others and
+ * wires them together, so that none of them calls upward.  The session
+ * serves requests through ops; ops stops the daemon through a hook; the
+ * workers report through hooks; see the README's Architecture section.
+ */
+#ifndef TS_SERVER_H
+#define TS_SERVER_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "ops.h"
+#include "session.h"
+#include "sockpath.h"
+#include "space.h"
+#include "worker.h"
+
+struct ts_server {
+    char path[TS_PATH_MAX + 1];   /* the socket */
+    char *helper;                 /* the program workers run (ts-worker) */
+    int lfd;                      /* listening socket */
+    int sigfd;                    /* signalfd: TERM, INT, HUP, CHLD */
+    struct ts_loop *loop;
+    struct ts_space space;
+    struct ts_clients clients;
+    struct ts_ops ops;            /* what serving requests needs */
+    struct ts_workers *workers;   /* processes started by eval */
+    int stopping;                 /* shutdown asked for */
+    struct ts_timer accept_timer; /* resumes accepting after running out of fds */
+};
+
+/*
+ * Create the listening socket; nothing runs yet.  helper is the path of the
+ * ts-worker program.  NULL with err on failure.
+ */
+struct ts_server *ts_server_new(const char *path, size_t maxline, const char *helper, char *err,
+                                size_t errlen);
+
+/*
+ * Run until asked to stop (SIGTERM, SIGINT, a shutdown request), then stop
+ * the workers, remove the socket and free everything.  Returns 0, or -1
+ * with err when the loop could not be set up.
+ */
+int ts_server_run(struct ts_server *srv, char *err, size_t errlen);
+
+/*
+ * Forget the server in a process that will not run it (the parent of a
+ * background daemon): closes this process's listening descriptor and frees
+ * the memory, leaving the socket file to the process that runs it.
+ */
+void ts_server_detach(struct ts_server *srv);
+
+/* The listening descriptor (a daemon closes every other one it inherited). */
+int ts_server_fd(const struct ts_server *srv);
+
+#endif
