@@ -174,15 +174,16 @@ enum ts_outmode {
 
 struct print_ctx {
     const json_t *tmpl;
-    char *formal;      /* formal[i]: field i of the template is a formal */
+    char *formal; /* formal[i]: field i of the template is a formal */
     uint32_t nformal;
     enum ts_outmode mode;
-    int failed;        /* a write failed, and was reported */
+    int failed; /* a write failed, and was reported */
 };
 
 /*
- * One bound field of a tuple, printed from its canonical text: a string without escapes is its bytes between the quotes, any
- * other value but a string is its text; strings with escapes are decoded.
+ * One bound field of a tuple, printed from its canonical text: a string without escapes is its
+ * bytes between the quotes, any other value but a string is its text; strings with escapes are
+ * decoded.
  */
 static void
 print_field(FILE *fp, const char *text, size_t n, enum ts_outmode mode)
@@ -299,8 +300,7 @@ ts_cli_query(int argc, char **argv, int take)
         case 's': sock = optarg; break;
         case 't':
             if (ts_parse_seconds(optarg, &q.timeout) < 0)
-                ts_die(TS_EXIT_USAGE, "bad timeout '%s': seconds from 0 to 1e9 are needed",
-                       optarg);
+                ts_die(TS_EXIT_USAGE, "bad timeout '%s': seconds from 0 to 1e9 are needed", optarg);
             break;
         case 'V': ts_version();
         default: ts_usage(usage);

@@ -17,8 +17,7 @@ void ts_cli_init(const char *name);
 /* "name: message" on stderr. */
 void ts_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ts_warn, then exit with status. */
-void ts_die(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
+void ts_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* "usage: USAGE" on stderr, exit 2. */
 void ts_usage(const char *usage) __attribute__((noreturn));
 /* USAGE and a description on stdout, exit 0. */

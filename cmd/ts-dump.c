@@ -101,7 +101,7 @@ stats(struct ts_conn *conn)
         json_decref(reply);
         return rc;
     }
-    json_object_foreach(json_object_get(reply, "stats"), key, v) {
+    json_object_foreach (json_object_get(reply, "stats"), key, v) {
         if (json_is_integer(v))
             printf("%s %" JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
         else

@@ -14,8 +14,8 @@
 #include "mem.h"
 #include "placeholder.h"
 
-#define USAGE                                                                                  \
-    "ts-eval [-h] [-n count] [--name name] [--put fields] [-s socket] [--take fields] -- "     \
+#define USAGE                                                                                      \
+    "ts-eval [-h] [-n count] [--name name] [--put fields] [-s socket] [--take fields] -- "         \
     "command [arg ...]\n       ts-eval [-g seconds] [-s socket] -k name"
 
 static const char help_text[] =
@@ -43,9 +43,9 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},        {"name", required_argument, NULL, 'N'},
-        {"put", required_argument, NULL, 'P'},   {"take", required_argument, NULL, 'T'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},      {"name", required_argument, NULL, 'N'},
+        {"put", required_argument, NULL, 'P'}, {"take", required_argument, NULL, 'T'},
+        {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
     };
     const char *sock = NULL, *name = NULL, *kill = NULL, *take = NULL, *put = NULL;
     char **putw = NULL, **takew = NULL, err[400], cwd[PATH_MAX], *end, *base, *defname = NULL;
@@ -118,8 +118,8 @@ main(int argc, char **argv)
             ts_die(TS_EXIT_USAGE, "argument '%s' is not valid UTF-8", argv[i]);
         json_array_append_new(args, v);
     }
-    req = json_pack("{s:s, s:s, s:i, s:o, s:s, s:o}", "op", "eval", "name", name, "n",
-                    (int)count, "argv", args, "cwd", cwd, "env", env);
+    req = json_pack("{s:s, s:s, s:i, s:o, s:s, s:o}", "op", "eval", "name", name, "n", (int)count,
+                    "argv", args, "cwd", cwd, "env", env);
     if (tmpl != NULL)
         json_object_set_new(req, "take", tmpl);
     if (putj != NULL)

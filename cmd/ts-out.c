@@ -9,7 +9,9 @@
 
 #include "cli.h"
 
-#define USAGE "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l [field ...] | ts-out [-s socket] -"
+#define USAGE                                                                                      \
+    "ts-out [-hj] [-s socket] field ... | ts-out [-s socket] -l [field ...] | ts-out [-s socket] " \
+    "-"
 
 static const char help_text[] =
     "  -          put one tuple per input line, each a JSON array\n"

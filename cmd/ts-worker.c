@@ -30,12 +30,12 @@
 #include "placeholder.h"
 #include "tuple.h"
 
-#define USAGE                                                                                  \
-    "ts-worker [-h] [--name name] [--put fields] [-s socket] [--take fields] -- command "      \
+#define USAGE                                                                                      \
+    "ts-worker [-h] [--name name] [--put fields] [-s socket] [--take fields] -- command "          \
     "[arg ...]"
 
-#define TAIL_MAX 4096          /* bytes of stderr kept for ts.error */
-#define STDOUT_MAX (4u << 20)  /* bytes of stdout kept for {stdout} */
+#define TAIL_MAX 4096         /* bytes of stderr kept for ts.error */
+#define STDOUT_MAX (4u << 20) /* bytes of stdout kept for {stdout} */
 
 static const char help_text[] =
     "  -h, --help          show this help\n"
@@ -95,10 +95,10 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},          {"name", required_argument, NULL, 'N'},
-        {"put", required_argument, NULL, 'P'},     {"put-json", required_argument, NULL, 'Q'},
-        {"take", required_argument, NULL, 'T'},    {"take-json", required_argument, NULL, 'U'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},       {"name", required_argument, NULL, 'N'},
+        {"put", required_argument, NULL, 'P'},  {"put-json", required_argument, NULL, 'Q'},
+        {"take", required_argument, NULL, 'T'}, {"take-json", required_argument, NULL, 'U'},
+        {"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
     };
     const char *sock = NULL, *take = NULL, *putw = NULL;
     struct spec spec = {NULL, NULL, NULL, NULL};
@@ -175,8 +175,8 @@ main(int argc, char **argv)
         if (rp->status != 0)
             put(the_conn,
                 json_pack("[s, s, I, i, o, O]", "ts.error", spec.name, (json_int_t)getpid(),
-                          rp->status,
-                          ts_text_string(ts_buf_head(&rp->tail), ts_buf_len(&rp->tail)), tuple));
+                          rp->status, ts_text_string(ts_buf_head(&rp->tail), ts_buf_len(&rp->tail)),
+                          tuple));
         /* Done with it for good: only now is it confirmed. */
         if (ts_confirm(the_conn, id, err, sizeof err) != TS_EXIT_OK)
             ts_die(TS_EXIT_CONN, "confirm: %s", err);
@@ -312,8 +312,8 @@ tuple_stdin(const json_t *tuple)
     ts_canon(tuple, &text);
     ts_buf_add(&text, "\n", 1);
     fd = memfd_create("tuple", MFD_CLOEXEC);
-    if (fd >= 0 && (write(fd, ts_buf_head(&text), ts_buf_len(&text)) < 0 ||
-                    lseek(fd, 0, SEEK_SET) < 0)) {
+    if (fd >= 0 &&
+        (write(fd, ts_buf_head(&text), ts_buf_len(&text)) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
         close(fd);
         fd = -1;
     }

@@ -78,8 +78,10 @@ main(int argc, char **argv)
     if (ts_socket_path(sock, path, err, sizeof err) != TS_EXIT_OK)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (absolute(path) < 0)
-        ts_die(TS_EXIT_USAGE, "socket path %s: too long once made absolute, or no current "
-                              "directory", path);
+        ts_die(TS_EXIT_USAGE,
+               "socket path %s: too long once made absolute, or no current "
+               "directory",
+               path);
     if (kflag)
         return stop_daemon(path);
 

@@ -24,10 +24,10 @@
  *
  * The reference also decides which templates are invalid (unknown formal,
  * bad ERE); ts_tmpl_compile must agree, except that it may refuse an ERE
- * that regcomp accepts if it has repetitions or is long (its cost bound).  Then the store must find the tuple
- * through ts_store_iter exactly when it matches (twice stored, then with the
- * older copy lent, then deleted), and the waiter index must offer it to the
- * right waiters among several made from the template (see check_waiters).
+ * that regcomp accepts if it has repetitions or is long (its cost bound).  Then the store must find
+ * the tuple through ts_store_iter exactly when it matches (twice stored, then with the older copy
+ * lent, then deleted), and the waiter index must offer it to the right waiters among several made
+ * from the template (see check_waiters).
  *
  * Any disagreement is printed and abort()ed.  With FUZZ_KNOWN=1 templates
  * that could hold an ERE making regcomp blow up are skipped (known.h).
@@ -60,8 +60,8 @@ static void fail(const char *what) __attribute__((noreturn));
 static void
 fail(const char *what)
 {
-    fprintf(stderr, "fuzz-match: %s\n  tuple:    %.*s\n  template: %.*s\n", what,
-            (int)in_tuple_len, in_tuple, (int)in_tmpl_len, in_tmpl);
+    fprintf(stderr, "fuzz-match: %s\n  tuple:    %.*s\n  template: %.*s\n", what, (int)in_tuple_len,
+            in_tuple, (int)in_tmpl_len, in_tmpl);
     abort();
 }
 
@@ -123,15 +123,14 @@ ref_equal(const json_t *a, const json_t *b)
 
         if (json_object_size(a) != json_object_size(b))
             return 0;
-        json_object_foreach((json_t *)a, key, va) {
+        json_object_foreach ((json_t *)a, key, va) {
             vb = json_object_get(b, key);
             if (vb == NULL || !ref_equal(va, vb))
                 return 0;
         }
         return 1;
     }
-    default: /* true, false, null: the type is the value */
-        return 1;
+    default: /* true, false, null: the type is the value */ return 1;
     }
 }
 

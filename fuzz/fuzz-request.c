@@ -24,8 +24,8 @@
  * Requests whose "op" is "eval" are skipped: they would fork workers.
  *
  * Protocol oracle: every reply line is a JSON object; every request but a
- * blank line (only spaces, tabs, a CR) or an ack gets exactly one final line ({"ok":...}) -- at once,
- * or, for an in/rd that blocks, when the wait ends; a final
+ * blank line (only spaces, tabs, a CR) or an ack gets exactly one final line ({"ok":...}) -- at
+ * once, or, for an in/rd that blocks, when the wait ends; a final
  * {"ok":true,"n":N} after tuple lines counts them; and every tuple sent is
  * in canonical form.  A violation aborts with a message, so the fuzzer
  * reports it.  The environment variable FUZZ_ORACLE=0 turns it off (crashes,
@@ -393,8 +393,7 @@ static void
 service(struct ts_client *c)
 {
     settle();
-    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) &&
-        !(c->flags & TS_CLIENT_BLOCKED)) {
+    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) && !(c->flags & TS_CLIENT_BLOCKED)) {
         if (c->flags & TS_CLIENT_DEAD)
             return;
         ts_client_serve(c);
@@ -467,9 +466,7 @@ directive(int *slot, const char *line, size_t len)
         return;
     settle();
     switch (line[1]) {
-    case 'x':
-        ts_client_lost(c, NULL);
-        break;
+    case 'x': ts_client_lost(c, NULL); break;
     case 't': {
         struct ts_block *b = c->ctx;
 
@@ -485,8 +482,7 @@ directive(int *slot, const char *line, size_t len)
         c->flags |= TS_CLIENT_EOF;
         ts_client_serve(c);
         break;
-    default:
-        return;
+    default: return;
     }
     settle();
     forget_dead();

@@ -172,10 +172,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         check_split(split, k, w);
         ts_placeholders_check((const char *const *)split, NULL, arity, err, sizeof err);
-        ts_placeholders_check((const char *const *)split, (const char *const *)split, arity, err, sizeof err);
+        ts_placeholders_check((const char *const *)split, (const char *const *)split, arity, err,
+                              sizeof err);
         ts_placeholders_check(NULL, (const char *const *)split, 0, err, sizeof err);
         if (prev != NULL)
-            ts_placeholders_check((const char *const *)prev, (const char *const *)split, arity, err, sizeof err);
+            ts_placeholders_check((const char *const *)prev, (const char *const *)split, arity, err,
+                                  sizeof err);
         if (k > 0) {
             tm = ts_words_template(split, k, err, sizeof err);
             check_template(tm, w);

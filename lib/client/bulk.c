@@ -30,7 +30,7 @@ struct ts_bulk {
     struct ts_buf prefix; /* canonical text of the fields before each line, with commas */
     uint32_t *off;        /* scratch for ts_scan_tuple */
     size_t offcap;
-    int inflight;         /* batches sent and not answered */
+    int inflight; /* batches sent and not answered */
 };
 
 static int receive(struct ts_bulk *b, char *err, size_t errlen);

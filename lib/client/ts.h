@@ -148,8 +148,7 @@ TS_API int ts_bulk_json(struct ts_bulk *b, const char *text, char *err, size_t e
 /* The fields put before each line of ts_bulk_line (a JSON array; none before this). */
 TS_API int ts_bulk_prefix(struct ts_bulk *b, const json_t *fields, char *err, size_t errlen);
 /* Add the tuple [prefix ..., line], the line as a string.  TS_EXIT_USAGE if not UTF-8. */
-TS_API int ts_bulk_line(struct ts_bulk *b, const char *line, size_t n, char *err,
-                        size_t errlen);
+TS_API int ts_bulk_line(struct ts_bulk *b, const char *line, size_t n, char *err, size_t errlen);
 /* Send the batch if it is full; wait for the one before it. */
 TS_API int ts_bulk_flush(struct ts_bulk *b, char *err, size_t errlen);
 /* Send what is gathered, wait for every answer, and free b.  A batch goes

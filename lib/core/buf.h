@@ -16,14 +16,17 @@
 #include <stdint.h>
 
 struct ts_buf {
-    char *data;  /* allocation, NULL while empty and never used */
+    char *data;   /* allocation, NULL while empty and never used */
     size_t start; /* first unconsumed byte */
     size_t end;   /* one past the last byte */
     size_t cap;   /* size of data */
     int failed;   /* an append was dropped for lack of memory */
 };
 
-#define TS_BUF_INIT {NULL, 0, 0, 0, 0}
+#define TS_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 static inline size_t
 ts_buf_len(const struct ts_buf *b)
@@ -39,8 +42,7 @@ ts_buf_head(const struct ts_buf *b)
 
 void ts_buf_add(struct ts_buf *b, const void *p, size_t n);
 void ts_buf_addstr(struct ts_buf *b, const char *s);
-void ts_buf_printf(struct ts_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void ts_buf_printf(struct ts_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append a number in decimal (the hot path's printf). */
 void ts_buf_add_u64(struct ts_buf *b, uint64_t n);
 /* Make room for at least n more bytes; returns where to write them, or NULL. */

@@ -53,8 +53,8 @@ ts_has_placeholder(const char *word)
 }
 
 int
-ts_placeholders_check(const char *const *argv, const char *const *put, size_t take_arity,
-                      char *err, size_t errlen)
+ts_placeholders_check(const char *const *argv, const char *const *put, size_t take_arity, char *err,
+                      size_t errlen)
 {
     int pass;
 
@@ -86,8 +86,8 @@ ts_placeholders_check(const char *const *argv, const char *const *put, size_t ta
                     return -1;
                 }
                 if (kind == TS_PH_FIELD && (field < 1 || (size_t)field > take_arity)) {
-                    snprintf(err, errlen, "placeholder %.*s but --take has %zu field%s",
-                             (int)len, s, take_arity, take_arity == 1 ? "" : "s");
+                    snprintf(err, errlen, "placeholder %.*s but --take has %zu field%s", (int)len,
+                             s, take_arity, take_arity == 1 ? "" : "s");
                     return -1;
                 }
                 s += len - 1;

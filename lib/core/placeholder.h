@@ -40,7 +40,7 @@ int ts_placeholders_check(const char *const *argv, const char *const *put, size_
  * Append word to out with its placeholders filled in: fields from tuple (a
  * JSON array, or NULL), status, and the command's output out_text.
  */
-void ts_placeholder_fill(const char *word, const json_t *tuple, int status,
-                         const char *out_text, size_t out_len, struct ts_buf *out);
+void ts_placeholder_fill(const char *word, const json_t *tuple, int status, const char *out_text,
+                         size_t out_len, struct ts_buf *out);
 
 #endif

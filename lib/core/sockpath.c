@@ -101,8 +101,8 @@ check_dir(const char *dir, char *err, size_t errlen)
         return -1;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(err, errlen, "socket directory %s is writable by group or others (mode %03o)",
-                 dir, (unsigned)(st.st_mode & 0777));
+        snprintf(err, errlen, "socket directory %s is writable by group or others (mode %03o)", dir,
+                 (unsigned)(st.st_mode & 0777));
         return -1;
     }
     return 0;

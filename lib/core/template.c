@@ -255,9 +255,8 @@ ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint
     for (i = 0; i < arity; i++) {
         const struct ts_tfield *f = &tm->f[i];
 
-        if (f->kind == TS_F_LIT &&
-            (ts_field_len(off, arity, len, i) != f->litlen ||
-             memcmp(text + off[i], f->lit, f->litlen) != 0))
+        if (f->kind == TS_F_LIT && (ts_field_len(off, arity, len, i) != f->litlen ||
+                                    memcmp(text + off[i], f->lit, f->litlen) != 0))
             return 0;
     }
     for (i = 0; i < arity; i++) {

@@ -43,8 +43,8 @@ struct ts_tfield {
 
 struct ts_tmpl {
     uint32_t arity;
-    uint32_t nlit;   /* number of literal fields */
-    json_t *wire;    /* the template as received; owned */
+    uint32_t nlit; /* number of literal fields */
+    json_t *wire;  /* the template as received; owned */
     struct ts_tfield f[];
 };
 

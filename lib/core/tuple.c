@@ -23,9 +23,7 @@ ts_canon(const json_t *v, struct ts_buf *out)
     size_t i;
 
     switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        canon_object(v, out);
-        break;
+    case JSON_OBJECT: canon_object(v, out); break;
     case JSON_ARRAY:
         ts_buf_add(out, "[", 1);
         for (i = 0; i < json_array_size(v); i++) {
@@ -35,24 +33,12 @@ ts_canon(const json_t *v, struct ts_buf *out)
         }
         ts_buf_add(out, "]", 1);
         break;
-    case JSON_STRING:
-        ts_canon_string(json_string_value(v), json_string_length(v), out);
-        break;
-    case JSON_INTEGER:
-        ts_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        canon_real(json_real_value(v), out);
-        break;
-    case JSON_TRUE:
-        ts_buf_add(out, "true", 4);
-        break;
-    case JSON_FALSE:
-        ts_buf_add(out, "false", 5);
-        break;
-    case JSON_NULL:
-        ts_buf_add(out, "null", 4);
-        break;
+    case JSON_STRING: ts_canon_string(json_string_value(v), json_string_length(v), out); break;
+    case JSON_INTEGER: ts_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: canon_real(json_real_value(v), out); break;
+    case JSON_TRUE: ts_buf_add(out, "true", 4); break;
+    case JSON_FALSE: ts_buf_add(out, "false", 5); break;
+    case JSON_NULL: ts_buf_add(out, "null", 4); break;
     }
 }
 
@@ -137,7 +123,7 @@ canon_object(const json_t *v, struct ts_buf *out)
         out->failed = 1;
         return;
     }
-    json_object_foreach((json_t *)v, key, val)
+    json_object_foreach ((json_t *)v, key, val)
         keys[i++] = key;
     qsort(keys, n, sizeof *keys, keycmp);
     ts_buf_add(out, "{", 1);

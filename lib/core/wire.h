@@ -49,11 +49,14 @@ struct ts_batch {
     struct {
         size_t start; /* where the tuple's text starts in text */
         size_t first; /* where its field offsets start in off */
-    } *at;
+    } * at;
     size_t n, cap;
 };
 
-#define TS_BATCH_INIT {TS_BUF_INIT, NULL, 0, 0, NULL, 0, 0}
+#define TS_BATCH_INIT                                                                              \
+    {                                                                                              \
+        TS_BUF_INIT, NULL, 0, 0, NULL, 0, 0                                                        \
+    }
 
 /* Tuple i of a batch: its text, length, offsets and arity. */
 void ts_batch_get(const struct ts_batch *b, size_t i, const char **text, size_t *len,

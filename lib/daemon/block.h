@@ -68,26 +68,26 @@ struct ts_blocking {
 };
 
 struct ts_block {
-    struct ts_client *client;  /* whose this is */
+    struct ts_client *client; /* whose this is */
     struct ts_blocking *ctx;
-    enum ts_wait why;          /* what the request in progress waits for */
+    enum ts_wait why; /* what the request in progress waits for */
 
     /* The in or rd being served, valid while why is TS_WAIT_TUPLES or delivering. */
-    struct ts_waiter w;        /* w.tm is the template, w.owner this block */
-    char *tmpl_text;           /* the wire text w.tm was compiled from, if known */
+    struct ts_waiter w; /* w.tm is the template, w.owner this block */
+    char *tmpl_text;    /* the wire text w.tm was compiled from, if known */
     size_t tmpl_len;
-    long want;                 /* tuples still to deliver; -1 for no limit */
-    long got;                  /* tuples delivered for this request */
-    struct ts_timer timer;     /* its deadline, if it has one */
-    double since;              /* wall-clock time it started waiting */
-    double timeout;            /* its timeout in seconds, -1 for none */
+    long want;             /* tuples still to deliver; -1 for no limit */
+    long got;              /* tuples delivered for this request */
+    struct ts_timer timer; /* its deadline, if it has one */
+    double since;          /* wall-clock time it started waiting */
+    double timeout;        /* its timeout in seconds, -1 for none */
 
-    struct ts_lent *lent;      /* tuples lent and not acked, by id */
-    size_t lent0;              /* first live entry of lent */
-    size_t nlent;              /* one past the last entry */
+    struct ts_lent *lent; /* tuples lent and not acked, by id */
+    size_t lent0;         /* first live entry of lent */
+    size_t nlent;         /* one past the last entry */
     size_t lentcap;
-    uint64_t next_id;          /* last delivery id handed out */
-    struct ts_worker *worker;  /* the eval worker this client is, or NULL */
+    uint64_t next_id;         /* last delivery id handed out */
+    struct ts_worker *worker; /* the eval worker this client is, or NULL */
 };
 
 struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);

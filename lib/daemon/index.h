@@ -21,7 +21,7 @@ struct ts_key {
     uint32_t pos;     /* field position, or TS_POS_ARITY */
     const char *text; /* canonical value text; NULL for an arity bucket */
     size_t len;
-    uint64_t hash;    /* ts_hash(arity, pos, text, len) */
+    uint64_t hash; /* ts_hash(arity, pos, text, len) */
 };
 
 struct ts_bucket {

@@ -22,8 +22,7 @@ ts_log(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "tsd[%ld] %s.%03ldZ %s\n", (long)getpid(), stamp, ts.tv_nsec / 1000000,
-            msg);
+    fprintf(stderr, "tsd[%ld] %s.%03ldZ %s\n", (long)getpid(), stamp, ts.tv_nsec / 1000000, msg);
 }
 
 void

@@ -21,8 +21,8 @@ typedef void ts_timer_fn(struct ts_loop *loop, void *arg);
 typedef int ts_hook_fn(struct ts_loop *loop, void *arg);
 
 struct ts_timer {
-    uint64_t when;  /* ts_now() value at which it fires */
-    size_t slot;    /* place in the heap, SIZE_MAX when not armed */
+    uint64_t when; /* ts_now() value at which it fires */
+    size_t slot;   /* place in the heap, SIZE_MAX when not armed */
     ts_timer_fn *fn;
     void *arg;
 };

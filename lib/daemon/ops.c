@@ -250,21 +250,20 @@ collect_waiter(struct ts_waiter *w, void *arg)
     json_t *list = arg;
     struct ts_block *b = w->owner;
 
-    json_array_append_new(
-        list, json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:I}}", "waiter", "pid",
-                        (json_int_t)b->client->pid, "op", w->take ? "in" : "rd", "tmpl",
-                        w->tm->wire, "since", b->since, "timeout",
-                        b->timeout >= 0 ? json_real(b->timeout) : json_null(), "seq",
-                        (json_int_t)w->seq));
+    json_array_append_new(list, json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:I}}", "waiter", "pid",
+                                          (json_int_t)b->client->pid, "op", w->take ? "in" : "rd",
+                                          "tmpl", w->tm->wire, "since", b->since, "timeout",
+                                          b->timeout >= 0 ? json_real(b->timeout) : json_null(),
+                                          "seq", (json_int_t)w->seq));
 }
 
 static int
 by_seq(const void *a, const void *b)
 {
-    json_int_t x = json_integer_value(
-        json_object_get(json_object_get(*(json_t *const *)a, "waiter"), "seq"));
-    json_int_t y = json_integer_value(
-        json_object_get(json_object_get(*(json_t *const *)b, "waiter"), "seq"));
+    json_int_t x =
+        json_integer_value(json_object_get(json_object_get(*(json_t *const *)a, "waiter"), "seq"));
+    json_int_t y =
+        json_integer_value(json_object_get(json_object_get(*(json_t *const *)b, "waiter"), "seq"));
 
     return (x > y) - (x < y);
 }
@@ -327,13 +326,12 @@ op_stats(struct ts_client *c, json_t *req)
 
     (void)req;
     ts_store_stats(space->store, &s);
-    reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1,
-                      "stats", "tuples", (json_int_t)(s.tuples - s.lent), "lent",
-                      (json_int_t)s.lent, "bytes", (json_int_t)s.bytes, "clients",
-                      (json_int_t)o->clients->count, "waiters",
-                      (json_int_t)space->waiters.count, "workers",
-                      (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count,
-                      "pid", (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
+    reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1, "stats",
+                      "tuples", (json_int_t)(s.tuples - s.lent), "lent", (json_int_t)s.lent,
+                      "bytes", (json_int_t)s.bytes, "clients", (json_int_t)o->clients->count,
+                      "waiters", (json_int_t)space->waiters.count, "workers",
+                      (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count, "pid",
+                      (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
     ts_wire_json(&c->out, reply);
     ts_client_touch(c, 0);
     json_decref(reply);
@@ -392,8 +390,13 @@ eval_start(struct ts_client *c, json_t *req)
     struct ts_ops *o = ctx_of(c);
     json_t *name = json_object_get(req, "name"), *n = json_object_get(req, "n");
     json_t *cwd = json_object_get(req, "cwd"), *pids, *reply;
-    struct ts_eval e = {NULL, 1, json_object_get(req, "argv"), NULL, json_object_get(req, "env"),
-                        json_object_get(req, "take"), json_object_get(req, "put")};
+    struct ts_eval e = {NULL,
+                        1,
+                        json_object_get(req, "argv"),
+                        NULL,
+                        json_object_get(req, "env"),
+                        json_object_get(req, "take"),
+                        json_object_get(req, "put")};
     const char **av, **pw;
     size_t arity = 0;
     char err[400];
@@ -402,8 +405,9 @@ eval_start(struct ts_client *c, json_t *req)
     if (!json_is_string(name) || json_string_length(name) == 0 || !all_strings(e.argv, 1) ||
         !json_is_string(cwd) || json_string_value(cwd)[0] != '/' || !all_strings(e.env, 0) ||
         (e.put != NULL && !all_strings(e.put, 1))) {
-        ts_client_error(c, "bad", "eval needs \"name\", \"argv\" (strings), \"cwd\" (absolute), "
-                                  "\"env\" (strings), and \"put\" (strings) if any");
+        ts_client_error(c, "bad",
+                        "eval needs \"name\", \"argv\" (strings), \"cwd\" (absolute), "
+                        "\"env\" (strings), and \"put\" (strings) if any");
         return;
     }
     e.name = json_string_value(name);

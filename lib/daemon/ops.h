@@ -19,8 +19,8 @@ struct ts_ops {
     struct ts_clients *clients;
     struct ts_blocking blocking; /* the space and the loop */
     struct ts_workers *workers;
-    uint64_t count;              /* requests served */
-    double started;              /* wall clock at start, for uptime */
+    uint64_t count; /* requests served */
+    double started; /* wall clock at start, for uptime */
     /* A client asked the daemon to stop. */
     void (*shutdown)(void *arg);
     void *arg;

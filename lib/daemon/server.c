@@ -177,12 +177,8 @@ on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg)
     (void)events;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
-        case SIGCHLD:
-            ts_workers_reap(srv->workers);
-            break;
-        default:
-            ts_log("signal %u: shutting down", si.ssi_signo);
-            stop(srv);
+        case SIGCHLD: ts_workers_reap(srv->workers); break;
+        default: ts_log("signal %u: shutting down", si.ssi_signo); stop(srv);
         }
     }
 }

@@ -21,10 +21,10 @@
 #include "worker.h"
 
 struct ts_server {
-    char path[TS_PATH_MAX + 1];   /* the socket */
-    char *helper;                 /* the program workers run (ts-worker) */
-    int lfd;                      /* listening socket */
-    int sigfd;                    /* signalfd: TERM, INT, HUP, CHLD */
+    char path[TS_PATH_MAX + 1]; /* the socket */
+    char *helper;               /* the program workers run (ts-worker) */
+    int lfd;                    /* listening socket */
+    int sigfd;                  /* signalfd: TERM, INT, HUP, CHLD */
     struct ts_loop *loop;
     struct ts_space space;
     struct ts_clients clients;

@@ -17,7 +17,7 @@
 
 #define READ_CHUNK 65536
 #define READ_BUDGET (1u << 20) /* bytes read per event, for fairness */
-#define BUF_KEEP 16384          /* an empty buffer larger than this is freed */
+#define BUF_KEEP 16384         /* an empty buffer larger than this is freed */
 
 static void on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg);
 static void read_input(struct ts_client *c);
@@ -45,8 +45,7 @@ ts_client_new(struct ts_clients *all, int fd)
 
         if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
             (void)0;
-        ts_log("refused a client with uid %lu (pid %ld)", (unsigned long)cred.uid,
-               (long)cred.pid);
+        ts_log("refused a client with uid %lu (pid %ld)", (unsigned long)cred.uid, (long)cred.pid);
         close(fd);
         return NULL;
     }
@@ -139,7 +138,7 @@ static size_t
 input_cap(const struct ts_client *c)
 {
     return (c->flags & (TS_CLIENT_BLOCKED | TS_CLIENT_THROTTLED)) ? TS_IN_PAUSED
-                                                                    : c->all->maxline + 1;
+                                                                  : c->all->maxline + 1;
 }
 
 static void
@@ -196,8 +195,7 @@ ts_client_serve(struct ts_client *c)
         len = ts_buf_line(&c->in, &line);
         if (len < 0) {
             if (ts_buf_len(&c->in) > c->all->maxline) {
-                ts_client_error(c, "bad", "request line longer than %zu bytes",
-                                c->all->maxline);
+                ts_client_error(c, "bad", "request line longer than %zu bytes", c->all->maxline);
                 c->flags |= TS_CLIENT_CLOSING;
                 ts_buf_reset(&c->in);
             }
@@ -220,8 +218,7 @@ ts_client_serve(struct ts_client *c)
         ts_buf_consume(&c->in, (size_t)len + 1);
     }
     /* A client that said all it had to say, and has nothing pending, is done. */
-    if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) &&
-        !ts_buf_has_line(&c->in))
+    if ((c->flags & TS_CLIENT_EOF) && !(c->flags & TS_CLIENT_BLOCKED) && !ts_buf_has_line(&c->in))
         c->flags |= TS_CLIENT_CLOSING;
     ts_client_touch(c, 0);
 }
@@ -266,8 +263,7 @@ service(struct ts_client *c)
 {
     if (flush_output(c) < 0)
         return;
-    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) &&
-        !(c->flags & TS_CLIENT_BLOCKED)) {
+    if ((c->flags & (TS_CLIENT_RESUME | TS_CLIENT_THROTTLED)) && !(c->flags & TS_CLIENT_BLOCKED)) {
         if (c->flags & TS_CLIENT_RESUME)
             read_input(c);
         if (c->flags & TS_CLIENT_DEAD)

@@ -51,8 +51,8 @@ struct ts_client;
 
 struct ts_clients {
     struct ts_loop *loop;
-    size_t maxline;            /* longest request line accepted, in bytes */
-    struct ts_client *list;    /* every connected client */
+    size_t maxline;         /* longest request line accepted, in bytes */
+    struct ts_client *list; /* every connected client */
     size_t count;
     struct ts_client *pending; /* clients with output to flush or input to resume */
     struct ts_client *dead;    /* lost clients, freed before the next wait */
@@ -67,14 +67,14 @@ struct ts_clients {
 
 struct ts_client {
     int fd;
-    pid_t pid;               /* peer process, from SO_PEERCRED */
-    struct ts_clients *all;  /* the registry it is in */
-    unsigned flags;          /* TS_CLIENT_* */
-    uint32_t events;         /* epoll interest registered now */
-    struct ts_buf in;        /* received, not yet served */
-    struct ts_buf out;       /* replies not yet written */
-    void *ctx;               /* the serving layer's state for this client */
-    struct ts_client *prev;  /* all->list */
+    pid_t pid;              /* peer process, from SO_PEERCRED */
+    struct ts_clients *all; /* the registry it is in */
+    unsigned flags;         /* TS_CLIENT_* */
+    uint32_t events;        /* epoll interest registered now */
+    struct ts_buf in;       /* received, not yet served */
+    struct ts_buf out;      /* replies not yet written */
+    void *ctx;              /* the serving layer's state for this client */
+    struct ts_client *prev; /* all->list */
     struct ts_client *next;
     struct ts_client *pnext; /* all->pending, while TS_CLIENT_PENDING */
     struct ts_client *dnext; /* all->dead, once TS_CLIENT_DEAD */

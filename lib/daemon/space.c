@@ -58,8 +58,7 @@ ts_space_free(struct ts_space *sp)
 }
 
 void
-ts_space_out(struct ts_space *sp, const char *text, size_t len, const uint32_t *off,
-             uint32_t arity)
+ts_space_out(struct ts_space *sp, const char *text, size_t len, const uint32_t *off, uint32_t arity)
 {
     offer(sp, ts_store_add(sp->store, text, len, off, arity));
 }

@@ -27,9 +27,9 @@
  * time for it (560 to 460 ms), and no memory.
  */
 #define SINGLE ((uintptr_t)1)
-#define ALIGNED                                                                                \
-    (sizeof(struct ts_link) < _Alignof(max_align_t) ? sizeof(struct ts_link)                  \
-                                                     : _Alignof(max_align_t))
+#define ALIGNED                                                                                    \
+    (sizeof(struct ts_link) < _Alignof(max_align_t) ? sizeof(struct ts_link)                       \
+                                                    : _Alignof(max_align_t))
 #define TAGS (((uintptr_t)ALIGNED - 1) & ~SINGLE)
 #define PTR(e) ((e) & ~(uintptr_t)(ALIGNED - 1))
 #define TAG(hash) ((uintptr_t)((hash) >> 58) & TAGS)
@@ -52,8 +52,8 @@ struct ftab {
 };
 
 struct ts_store {
-    struct ts_index ix;  /* arity buckets: every tuple of an arity, in order */
-    struct ftab ft;      /* field values */
+    struct ts_index ix; /* arity buckets: every tuple of an arity, in order */
+    struct ftab ft;     /* field values */
     uint64_t seq;
     size_t tuples;
     size_t lent;
@@ -307,8 +307,7 @@ ft_remove(struct ftab *ft, struct ts_tuple *t, uint32_t k)
 }
 
 struct ts_tuple *
-ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *off,
-             uint32_t arity)
+ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *off, uint32_t arity)
 {
     size_t size = sizeof(struct ts_tuple) + (arity + 1) * sizeof(struct ts_link) +
                   arity * sizeof(uint32_t) + len + 1;
@@ -431,8 +430,8 @@ ts_iter_next(struct ts_iter *it)
     struct ts_tuple *t;
 
     for (t = it->next; t != NULL; t = t->link[it->k].next) {
-        if (!t->lent && ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t),
-                                      t->arity)) {
+        if (!t->lent &&
+            ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity)) {
             it->next = t->link[it->k].next;
             return t;
         }

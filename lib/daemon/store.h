@@ -37,7 +37,7 @@ struct ts_tuple {
     uint64_t seq : 63; /* arrival order, unique, increasing */
     uint64_t lent : 1; /* handed out and not yet confirmed */
     uint32_t arity;
-    uint32_t len;      /* length of the canonical text */
+    uint32_t len; /* length of the canonical text */
     struct ts_link link[];
 };
 
@@ -86,7 +86,7 @@ void ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), v
 struct ts_store_stats {
     size_t tuples; /* stored, lent ones included */
     size_t lent;
-    size_t bytes;  /* canonical text */
+    size_t bytes; /* canonical text */
     size_t buckets;
 };
 void ts_store_stats(const struct ts_store *st, struct ts_store_stats *s);

@@ -136,8 +136,8 @@ scan_takers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter *bes
 }
 
 static void
-scan_readers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter ***rds,
-             size_t *nrd, size_t *cap)
+scan_readers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter ***rds, size_t *nrd,
+             size_t *cap)
 {
     struct ts_waiter *w;
 

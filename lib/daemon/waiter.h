@@ -26,13 +26,13 @@
 #define TS_WAIT_TAKE 0x80000000u /* or-ed into an index position: takers' lists */
 
 struct ts_waiter {
-    uint64_t seq;            /* arrival order: smaller has waited longer */
-    int take;                /* 1 for in (takes), 0 for rd (copies) */
-    struct ts_tmpl *tm;      /* the template; owned by whoever owns the waiter */
+    uint64_t seq;             /* arrival order: smaller has waited longer */
+    int take;                 /* 1 for in (takes), 0 for rd (copies) */
+    struct ts_tmpl *tm;       /* the template; owned by whoever owns the waiter */
     struct ts_bucket *bucket; /* where it is filed, NULL when not waiting */
-    struct ts_waiter *prev;  /* neighbours in the bucket's list */
+    struct ts_waiter *prev;   /* neighbours in the bucket's list */
     struct ts_waiter *next;
-    void *owner;             /* the client that waits */
+    void *owner; /* the client that waits */
 };
 
 struct ts_waiters {

@@ -58,8 +58,8 @@ struct ts_worker {
 
 /* A stop request whose caller waits until its workers are gone. */
 struct killreq {
-    void *token;          /* the caller's, NULL once it went away */
-    pid_t *pids;          /* the workers it stops (later ones of that name are not its business) */
+    void *token; /* the caller's, NULL once it went away */
+    pid_t *pids; /* the workers it stops (later ones of that name are not its business) */
     long count;
     struct ts_timer timer; /* when to escalate to SIGKILL */
     struct ts_workers *ws;
@@ -68,13 +68,13 @@ struct killreq {
 
 struct ts_workers {
     struct ts_loop *loop;
-    char *socket;                 /* the daemon's, for TS_SOCKET */
-    char *helper;                 /* the ts-worker program */
+    char *socket; /* the daemon's, for TS_SOCKET */
+    char *helper; /* the ts-worker program */
     struct ts_worker_hooks hooks;
     struct ts_worker *list;
     size_t count;
     struct killreq *kills;
-    int stopping;                 /* shutting down: report nothing more */
+    int stopping; /* shutting down: report nothing more */
 };
 
 static int find_command(const char *cmd, const char *cwd, json_t *env, char *err, size_t errlen);
@@ -211,8 +211,7 @@ ts_workers_start(struct ts_workers *ws, const struct ts_eval *e, json_t *pids, i
 
     *usage = 1;
     if (access(ws->helper, X_OK) < 0) {
-        snprintf(err, errlen, "cannot run the worker program %s: %s", ws->helper,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot run the worker program %s: %s", ws->helper, strerror(errno));
         *usage = 0;
         return -1;
     }
@@ -583,10 +582,10 @@ ts_workers_dump(struct ts_workers *ws, struct ts_buf *out)
 
     for (w = ws->list; w != NULL; w = w->next) {
         json_t *proc = w->processing != NULL ? json_loads(w->processing, 0, NULL) : NULL;
-        json_t *v = json_pack("{s:{s:s, s:i, s:I, s:O, s:s, s:f, s:o}}", "worker", "name",
-                              w->name, "index", w->index, "pid", (json_int_t)w->pid, "argv",
-                              w->argv, "state", w->stopping ? "stopping" : "running", "started",
-                              w->started, "processing", proc != NULL ? proc : json_null());
+        json_t *v = json_pack("{s:{s:s, s:i, s:I, s:O, s:s, s:f, s:o}}", "worker", "name", w->name,
+                              "index", w->index, "pid", (json_int_t)w->pid, "argv", w->argv,
+                              "state", w->stopping ? "stopping" : "running", "started", w->started,
+                              "processing", proc != NULL ? proc : json_null());
         char *line = json_dumps(v, JSON_COMPACT);
 
         ts_buf_addstr(out, line);

@@ -180,9 +180,9 @@ struct pairer {
     struct reader r;
     int cid;
     long seq;
-    int phase;   /* depth 1: 0 waiting for the out's reply, 1 for the in's */
-    int finals;  /* final lines still expected for the batch in flight */
-    long id;     /* last delivery id seen, to ack */
+    int phase;  /* depth 1: 0 waiting for the out's reply, 1 for the in's */
+    int finals; /* final lines still expected for the batch in flight */
+    long id;    /* last delivery id seen, to ack */
 };
 
 /* Send the next request(s) of p, with the ack of what it took first. */
@@ -201,11 +201,10 @@ pairer_send(struct pairer *p, int depth, char *batch)
         p->finals = 1;
     } else {
         for (i = 0; i < depth; i++)
-            n += (size_t)sprintf(batch + n, "{\"op\":\"out\",\"tuple\":[\"b\",%d,%ld]}\n",
-                                 p->cid, p->seq++);
+            n += (size_t)sprintf(batch + n, "{\"op\":\"out\",\"tuple\":[\"b\",%d,%ld]}\n", p->cid,
+                                 p->seq++);
         for (i = 0; i < depth && depth > 1; i++)
-            n += (size_t)sprintf(batch + n, "{\"op\":\"in\",\"tmpl\":[\"b\",%d,\"?\"]}\n",
-                                 p->cid);
+            n += (size_t)sprintf(batch + n, "{\"op\":\"in\",\"tmpl\":[\"b\",%d,\"?\"]}\n", p->cid);
         p->finals = depth > 1 ? 2 * depth : 1;
     }
     send_all(p->r.fd, batch, n);
@@ -390,8 +389,7 @@ cmd_waiters(const char *path, int n)
     snprintf(tag, sizeof tag, "w%ld", (long)getpid());
     ctl->fd = connect_to(path);
     for (i = 0; i < n; i++) {
-        int k = snprintf(line, sizeof line, "{\"op\":\"in\",\"tmpl\":[\"%s\",%d,\"?\"]}\n",
-                         tag, i);
+        int k = snprintf(line, sizeof line, "{\"op\":\"in\",\"tmpl\":[\"%s\",%d,\"?\"]}\n", tag, i);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
 
         fds[i] = connect_to(path);
@@ -433,8 +431,8 @@ cmd_waiters(const char *path, int n)
     }
     len = 0;
     for (i = 0; i < n; i++)
-        len += (size_t)sprintf(batch + len, "{\"op\":\"out\",\"tuple\":[\"%s\",%d,\"x\"]}\n",
-                               tag, i);
+        len +=
+            (size_t)sprintf(batch + len, "{\"op\":\"out\",\"tuple\":[\"%s\",%d,\"x\"]}\n", tag, i);
     t0 = now();
     send_all(ctl->fd, batch, len);
     while (woken < n) {

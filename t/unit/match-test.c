@@ -285,7 +285,8 @@ check_offsets(const struct ctuple *ct, const json_t *v, struct sb *why)
         char *want = canon_str(json_array_get(v, i));
         size_t flen = ts_field_len(ct->off, ct->arity, len, i);
 
-        if (ct->off[i] > len || flen != strlen(want) || memcmp(text + ct->off[i], want, flen) != 0) {
+        if (ct->off[i] > len || flen != strlen(want) ||
+            memcmp(text + ct->off[i], want, flen) != 0) {
             sb_printf(why, "field %u: offset %u gives '%.*s', its canonical text is '%s'\n", i,
                       ct->off[i], (int)flen, text + ct->off[i], want);
             ok = 0;
@@ -299,9 +300,9 @@ check_offsets(const struct ctuple *ct, const json_t *v, struct sb *why)
 
 struct mcase {
     struct row *row;
-    int expect;             /* 1 match, 0 nomatch */
-    int usable;             /* parsed, canonicalized and compiled */
-    char why[512];          /* why not usable */
+    int expect;    /* 1 match, 0 nomatch */
+    int usable;    /* parsed, canonicalized and compiled */
+    char why[512]; /* why not usable */
     json_t *tuple;
     struct ctuple ct;
     struct ts_tmpl *tm;
@@ -317,7 +318,8 @@ mcase_prepare(struct mcase *mc, struct row *r)
     memset(mc, 0, sizeof *mc);
     mc->row = r;
     if (r->nf < 3) {
-        snprintf(mc->why, sizeof mc->why, "malformed case line: want TUPLE TAB TEMPLATE TAB EXPECTED");
+        snprintf(mc->why, sizeof mc->why,
+                 "malformed case line: want TUPLE TAB TEMPLATE TAB EXPECTED");
         return;
     }
     if (strcmp(r->f[2], "match") == 0)
@@ -325,8 +327,8 @@ mcase_prepare(struct mcase *mc, struct row *r)
     else if (strcmp(r->f[2], "nomatch") == 0)
         mc->expect = 0;
     else {
-        snprintf(mc->why, sizeof mc->why, "malformed case line: expected '%s' is not match or nomatch",
-                 r->f[2]);
+        snprintf(mc->why, sizeof mc->why,
+                 "malformed case line: expected '%s' is not match or nomatch", r->f[2]);
         return;
     }
     mc->tuple = load_json(r->f[0], err, sizeof err);
@@ -384,8 +386,9 @@ test_matcher(struct mcase *mc, struct sb *why)
 
         pass = offs_ok && (got != 0) == mc->expect;
         if ((got != 0) != mc->expect)
-            sb_printf(why, "expected %s, got %s (ts_tmpl_match returned %d)\n"
-                           "tuple %s, canonical %.*s; template %s\n",
+            sb_printf(why,
+                      "expected %s, got %s (ts_tmpl_match returned %d)\n"
+                      "tuple %s, canonical %.*s; template %s\n",
                       yesno(mc->expect), yesno(got), got, mc->row->f[0],
                       (int)ts_buf_len(&mc->ct.text), ts_buf_head(&mc->ct.text), mc->row->f[1]);
     }
@@ -595,7 +598,8 @@ test_bad_template(struct row *r, struct sb *why)
         err[0] = '\0';
         tm = ts_tmpl_compile(w, err, sizeof err); /* steals w */
         if (tm != NULL) {
-            sb_printf(why, "expected ts_tmpl_compile to fail, it compiled %s (arity %u, %u literals)",
+            sb_printf(why,
+                      "expected ts_tmpl_compile to fail, it compiled %s (arity %u, %u literals)",
                       r->f[0], tm->arity, tm->nlit);
             ts_tmpl_free(tm);
         } else if (err[0] == '\0') {
@@ -754,8 +758,8 @@ st_fifo(struct sb *why)
         ok &= expect_walk(j.st, "literal name, any", "[\"job\",\"?\"]", want, 5, why);
     }
     {
-        struct ts_tuple *want[] = {j.other[1], j.job[1], j.other[2], j.job[2], j.other[3],
-                                   j.job[3],   j.other[4], j.job[4], j.other[5], j.job[5]};
+        struct ts_tuple *want[] = {j.other[1], j.job[1],   j.other[2], j.job[2],   j.other[3],
+                                   j.job[3],   j.other[4], j.job[4],   j.other[5], j.job[5]};
 
         ok &= expect_walk(j.st, "formals only (arity list)", "[\"?\",\"?\"]", want, 10, why);
         ok &= expect_walk(j.st, "typed formals only", "[\"?str\",\"?num\"]", want, 10, why);
@@ -907,8 +911,8 @@ st_delete(struct sb *why)
         ok &= expect_walk(j.st, "tail deleted", "[\"job\",\"?int\"]", want, 2, why);
     }
     {
-        struct ts_tuple *want[] = {j.other[1], j.other[2], j.job[2], j.other[3], j.other[4],
-                                   j.job[4],   j.other[5]};
+        struct ts_tuple *want[] = {j.other[1], j.other[2], j.job[2],  j.other[3],
+                                   j.other[4], j.job[4],   j.other[5]};
 
         ok &= expect_walk(j.st, "arity list after deletes", "[\"?\",\"?\"]", want, N_OF(want), why);
     }
@@ -999,8 +1003,8 @@ st_shapes(struct sb *why)
     ok &= expect_walk(st, "arity 2 literal", "[\"a\",\"?\"]", &a2, 1, why);
     ok &= expect_walk(st, "arity 3 literal", "[\"a\",1,\"?\"]", &a3, 1, why);
     ok &= expect_walk(st, "value at position 0", "[1,\"?\"]", &p12, 1, why);
-    ok &= expect_walk(st, "value at position 1", "[\"?\",1]", (struct ts_tuple *[]){a2, p21}, 2,
-                      why);
+    ok &=
+        expect_walk(st, "value at position 1", "[\"?\",1]", (struct ts_tuple *[]){a2, p21}, 2, why);
     ok &= expect_walk(st, "value 2 at position 1", "[\"?int\",2]", &p12, 1, why);
     ts_store_free(st);
     return ok;
