@@ -59,7 +59,7 @@ CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
 UNIT = $(B)/t/unit/match-test
 
-all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION) $(B)/ts.pc
+all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION)
 
 $(B)/lib/core/%.o: lib/core/%.c
 	@mkdir -p $(dir $@)
@@ -96,10 +96,6 @@ $(B)/libtsd.a: $(DAEMON_OBJS)
 $(B)/libcli.a: $(CLI_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
-
-$(B)/ts.pc: lib/client/ts.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
-	    lib/client/ts.pc.in > $@
 
 $(B)/bin/tsd: $(B)/cmd/tsd.o $(B)/libcli.a $(B)/libtsd.a $(B)/libts.a
 	@mkdir -p $(dir $@)
@@ -154,7 +150,8 @@ install: all
 	install -m 755 $(B)/libts.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)
 	ln -sf libts.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libts.so
 	install -m 644 $(PUBLIC_HDR) $(DESTDIR)$(INCDIR)
-	install -m 644 $(B)/ts.pc $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	    lib/client/ts.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/ts.pc
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7

@@ -23,9 +23,9 @@ ts_conn_nomem(char *err, size_t errlen)
 }
 
 int
-ts_socket_path(const char *explicit, char *out, char *err, size_t errlen)
+ts_socket_path(const char *given, char *out, char *err, size_t errlen)
 {
-    return ts_sock_path(explicit, out, err, errlen) < 0 ? TS_EXIT_USAGE : TS_EXIT_OK;
+    return ts_sock_path(given, out, err, errlen) < 0 ? TS_EXIT_USAGE : TS_EXIT_OK;
 }
 
 struct ts_conn *

@@ -48,11 +48,11 @@ extern "C" {
 struct ts_conn;
 
 /*
- * The socket path: explicit if not NULL, else $TS_SOCKET, else
+ * The socket path: given if not NULL, else $TS_SOCKET, else
  * $XDG_RUNTIME_DIR/ts/default, else /tmp/ts-UID/default.  out has room for
  * TS_PATH_MAX + 1 bytes.  TS_EXIT_USAGE when the path is too long.
  */
-TS_API int ts_socket_path(const char *explicit, char *out, char *err, size_t errlen);
+TS_API int ts_socket_path(const char *given, char *out, char *err, size_t errlen);
 
 /* Connect to the daemon at path; NULL with err (the status is TS_EXIT_CONN). */
 TS_API struct ts_conn *ts_conn_open(const char *path, char *err, size_t errlen);
