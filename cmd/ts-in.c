@@ -1,6 +1,6 @@
 /*
  * ts-in: take tuples out of the space (Linda's in; -t 0 is inp).
- * Shares its body with ts-rd in lib/cli.c; only the op differs.
+ * Shares its body with ts-rd in cmd/cli.c; only the op differs.
  */
 #include "cli.h"
 

@@ -1,6 +1,6 @@
 /*
  * ts-rd: read tuples without taking them (Linda's rd; -t 0 is rdp).
- * Shares its body with ts-in in lib/cli.c; only the op differs.
+ * Shares its body with ts-in in cmd/cli.c; only the op differs.
  */
 #include "cli.h"
 

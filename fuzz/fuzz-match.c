@@ -5,12 +5,12 @@
  * template.  Inputs where either is not a non-empty array, or where their
  * arities differ, are skipped; so are texts jansson refuses (strings with
  * NUL bytes among them: they are read without JSON_ALLOW_NUL).  As
- * lib/field.c does for words, an integer too big for 64 bits is read again
+ * lib/client/field.c does for words, an integer too big for 64 bits is read again
  * as a real.
  *
  * The tuple's canonical text is matched with ts_tmpl_match and the answer
  * compared with a plain implementation, written here from the rules in
- * lib/template.h and lib/tuple.h, that works on the decoded JSON values:
+ * lib/core/template.h and lib/core/tuple.h, that works on the decoded JSON values:
  *
  *   "?"              any value
  *   "?str" ... "?obj" typed formals ("?int": an integer, or a real with an
