@@ -21,7 +21,7 @@
  * written in C follow (order, lending, deletion, many tuples).
  *
  * Values are read with jansson (JSON_DECODE_ANY | JSON_ALLOW_NUL); an integer
- * too big for 64 bits is read again as a real, as lib/field.c does.
+ * too big for 64 bits is read again as a real, as lib/client/field.c does.
  *
  * Output is TAP; the exit status is 0 when every test passed, 1 otherwise.
  */
