@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "mem.h"
 #include "placeholder.h"
+#include "wire.h"
 
 #define USAGE                                                                                      \
     "ts-eval [-h] [-n count] [--name name] [--put fields] [-s socket] [--take fields] -- "         \
@@ -61,16 +62,17 @@ main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "+g:hk:n:s:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'g':
-            if (ts_parse_seconds(optarg, &grace) < 0 || grace > 3600)
-                ts_die(TS_EXIT_USAGE, "bad grace period '%s': seconds from 0 to 3600", optarg);
+            if (ts_parse_seconds(optarg, &grace) < 0 || grace > TS_GRACE_MAX)
+                ts_die(TS_EXIT_USAGE, "bad grace period '%s': seconds from 0 to %g", optarg,
+                       TS_GRACE_MAX);
             break;
         case 'h': ts_help(USAGE, help_text);
         case 'k': kill = optarg; break;
         case 'n':
             errno = 0;
             count = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || count < 1 || count > 1024)
-                ts_die(TS_EXIT_USAGE, "bad count '%s': 1 to 1024 workers", optarg);
+            if (*optarg == '\0' || *end != '\0' || errno != 0 || count < 1 || count > TS_EVAL_MAX)
+                ts_die(TS_EXIT_USAGE, "bad count '%s': 1 to %d workers", optarg, TS_EVAL_MAX);
             break;
         case 'N': name = optarg; break;
         case 'P': put = optarg; break;

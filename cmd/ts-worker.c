@@ -29,12 +29,12 @@
 #include "mem.h"
 #include "placeholder.h"
 #include "tuple.h"
+#include "wire.h"
 
 #define USAGE                                                                                      \
     "ts-worker [-h] [--name name] [--put fields] [-s socket] [--take fields] -- command "          \
     "[arg ...]"
 
-#define TAIL_MAX 4096         /* bytes of stderr kept for ts.error */
 #define STDOUT_MAX (4u << 20) /* bytes of stdout kept for {stdout} */
 
 static const char help_text[] =
@@ -293,15 +293,6 @@ uses_stdout(char *const *put)
     return 0;
 }
 
-/* Keep only the last TAIL_MAX bytes. */
-static void
-keep_tail(struct ts_buf *tail, const char *p, size_t n)
-{
-    ts_buf_add(tail, p, n);
-    if (ts_buf_len(tail) > TAIL_MAX)
-        ts_buf_consume(tail, ts_buf_len(tail) - TAIL_MAX);
-}
-
 /* The tuple as one JSON line, in a memory file: a command that never reads it cannot block us. */
 static int
 tuple_stdin(const json_t *tuple)
@@ -398,7 +389,7 @@ run(const struct spec *spec, const json_t *tuple, int capture_out, int capture_e
 
                     ts_buf_add(&r->out, buf, (size_t)n < room ? (size_t)n : room);
                 } else {
-                    keep_tail(&r->tail, buf, (size_t)n);
+                    ts_buf_add_tail(&r->tail, buf, (size_t)n, TS_TAIL_MAX);
                     if (write(2, buf, (size_t)n) < 0)
                         (void)0;
                 }

@@ -50,6 +50,14 @@ ts_buf_add(struct ts_buf *b, const void *p, size_t n)
 }
 
 void
+ts_buf_add_tail(struct ts_buf *b, const void *p, size_t n, size_t max)
+{
+    ts_buf_add(b, p, n);
+    if (ts_buf_len(b) > max)
+        ts_buf_consume(b, ts_buf_len(b) - max);
+}
+
+void
 ts_buf_addstr(struct ts_buf *b, const char *s)
 {
     ts_buf_add(b, s, strlen(s));

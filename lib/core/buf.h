@@ -43,6 +43,8 @@ ts_buf_head(const struct ts_buf *b)
 void ts_buf_add(struct ts_buf *b, const void *p, size_t n);
 void ts_buf_addstr(struct ts_buf *b, const char *s);
 void ts_buf_printf(struct ts_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append, then keep only the last max bytes (the tail of a log). */
+void ts_buf_add_tail(struct ts_buf *b, const void *p, size_t n, size_t max);
 /* Append a number in decimal (the hot path's printf). */
 void ts_buf_add_u64(struct ts_buf *b, uint64_t n);
 /* Make room for at least n more bytes; returns where to write them, or NULL. */

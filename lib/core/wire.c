@@ -394,12 +394,12 @@ ts_wire_tuple(struct ts_buf *out, uint64_t id, const char *text, size_t len)
 void
 ts_wire_json(struct ts_buf *out, const json_t *v)
 {
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
     char *p = ts_buf_space(out, n + 1);
 
     if (p == NULL || n == 0)
         return;
-    json_dumpb(v, p, n, JSON_COMPACT);
+    json_dumpb(v, p, n, JSON_COMPACT | JSON_ENCODE_ANY);
     p[n] = '\n';
     ts_buf_commit(out, n + 1);
 }

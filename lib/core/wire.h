@@ -29,6 +29,10 @@
 #define TS_MAXLINE_DEFAULT (16u << 20) /* longest request line tsd accepts by default */
 #define TS_TIMEOUT_MAX 1e9             /* seconds an in or rd may wait */
 #define TS_COUNT_MAX 0x7fffffffL       /* larger counts are taken as this */
+#define TS_EVAL_MAX 1024               /* workers one eval request may start */
+#define TS_GRACE_DEFAULT 5.0           /* seconds from SIGTERM to SIGKILL when stopping workers */
+#define TS_GRACE_MAX 3600.0            /* the longest grace period a stop request may ask for */
+#define TS_TAIL_MAX 4096               /* bytes of a failed command's stderr kept for ts.error */
 
 /* What an in or rd asks for. */
 struct ts_ask {

@@ -61,12 +61,6 @@ ts_block_same_text(const struct ts_block *b, const char *text, size_t len)
     return b->tmpl_text != NULL && b->tmpl_len == len && memcmp(b->tmpl_text, text, len) == 0;
 }
 
-int
-ts_block_same_json(const struct ts_block *b, const json_t *wire)
-{
-    return b->w.tm != NULL && json_equal(b->w.tm->wire, wire);
-}
-
 void
 ts_block_ask(struct ts_block *b, const struct ts_ask *a)
 {

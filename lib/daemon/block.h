@@ -95,14 +95,13 @@ struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);
 void ts_block_lost(struct ts_block *b);
 
 /*
- * The template the client asks with; the wire text it came from (NULL if
- * it was read the long way).  A worker asks with the same template every
- * time: ts_block_same_text and ts_block_same_json tell whether it can be
- * used again as it is.  Takes tm.
+ * The template the client asks with, and the wire text it was compiled
+ * from (the bytes sent, or jansson's compact text of them).  A worker asks
+ * with the same template every time: ts_block_same_text tells whether it
+ * can be used again as it is.  Takes tm.
  */
 void ts_block_template(struct ts_block *b, struct ts_tmpl *tm, const char *text, size_t len);
 int ts_block_same_text(const struct ts_block *b, const char *text, size_t len);
-int ts_block_same_json(const struct ts_block *b, const json_t *wire);
 
 /* Serve an in or rd with the current template: now, or by waiting. */
 void ts_block_ask(struct ts_block *b, const struct ts_ask *a);

@@ -17,9 +17,6 @@
 #include "placeholder.h"
 #include "wire.h"
 
-#define MAX_WORKERS 1024  /* per eval request */
-#define GRACE_DEFAULT 5.0 /* seconds between SIGTERM and SIGKILL */
-
 typedef void op_fn(struct ts_client *c, json_t *req);
 
 static op_fn op_ack, op_dump, op_eval, op_in, op_out, op_rd, op_shutdown, op_stats;
@@ -199,6 +196,7 @@ serve_ask(struct ts_client *c, json_t *req, int take)
 {
     struct ts_block *b = block_of(c);
     json_t *tmpl = json_object_get(req, "tmpl");
+    struct ts_buf text = TS_BUF_INIT;
     struct ts_ask a;
     struct ts_tmpl *tm;
     char err[300];
@@ -207,14 +205,22 @@ serve_ask(struct ts_client *c, json_t *req, int take)
         ts_client_error(c, "bad", "%s", err);
         return;
     }
-    if (!ts_block_same_json(b, tmpl)) {
+    /* The template is known by its wire text, however the request was read. */
+    ts_wire_json(&text, tmpl);
+    if (ts_buf_len(&text) == 0 || text.failed) {
+        ts_client_error(c, "failed", "out of memory");
+        return;
+    }
+    if (!ts_block_same_text(b, ts_buf_head(&text), ts_buf_len(&text) - 1)) {
         tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err);
         if (tm == NULL) {
             ts_client_error(c, "bad", "%s", err);
+            ts_buf_free(&text);
             return;
         }
-        ts_block_template(b, tm, NULL, 0);
+        ts_block_template(b, tm, ts_buf_head(&text), ts_buf_len(&text) - 1);
     }
+    ts_buf_free(&text);
     ts_block_ask(b, &a);
 }
 
@@ -414,8 +420,8 @@ eval_start(struct ts_client *c, json_t *req)
     e.cwd = json_string_value(cwd);
     if (n != NULL) {
         e.n = json_is_integer(n) ? (long)json_integer_value(n) : 0;
-        if (e.n < 1 || e.n > MAX_WORKERS) {
-            ts_client_error(c, "bad", "\"n\" must be an integer from 1 to %d", MAX_WORKERS);
+        if (e.n < 1 || e.n > TS_EVAL_MAX) {
+            ts_client_error(c, "bad", "\"n\" must be an integer from 1 to %d", TS_EVAL_MAX);
             return;
         }
     }
@@ -457,7 +463,7 @@ static void
 eval_stop(struct ts_client *c, json_t *req)
 {
     json_t *name = json_object_get(req, "kill"), *grace = json_object_get(req, "grace");
-    double g = GRACE_DEFAULT;
+    double g = TS_GRACE_DEFAULT;
 
     if (!json_is_string(name)) {
         ts_client_error(c, "bad", "\"kill\" must be a worker name");
@@ -465,8 +471,8 @@ eval_stop(struct ts_client *c, json_t *req)
     }
     if (grace != NULL) {
         g = json_number_value(grace);
-        if (!json_is_number(grace) || !(g >= 0) || g > 3600) {
-            ts_client_error(c, "bad", "\"grace\" must be seconds from 0 to 3600");
+        if (!json_is_number(grace) || !(g >= 0) || g > TS_GRACE_MAX) {
+            ts_client_error(c, "bad", "\"grace\" must be seconds from 0 to %g", TS_GRACE_MAX);
             return;
         }
     }

@@ -35,11 +35,10 @@
 #include "log.h"
 #include "mem.h"
 #include "tuple.h"
+#include "wire.h"
 #include "worker.h"
 
 #define LOG_LINE_MAX 4096 /* longer output lines are split */
-#define GRACE_DEFAULT 5.0 /* seconds between SIGTERM and SIGKILL */
-#define TAIL_MAX 4096     /* bytes of stderr kept for ts.error */
 
 struct ts_worker {
     char *name;
@@ -367,9 +366,7 @@ drain(struct ts_worker *w, int i)
         }
         ts_buf_add(&w->line[i], buf, (size_t)n);
         if (i == 1) {
-            ts_buf_add(&w->tail, buf, (size_t)n);
-            if (ts_buf_len(&w->tail) > TAIL_MAX)
-                ts_buf_consume(&w->tail, ts_buf_len(&w->tail) - TAIL_MAX);
+            ts_buf_add_tail(&w->tail, buf, (size_t)n, TS_TAIL_MAX);
         }
         log_lines(w, i, 0);
     }
@@ -631,7 +628,7 @@ kill_children(struct ts_workers *ws)
 void
 ts_workers_free(struct ts_workers *ws)
 {
-    uint64_t deadline = ts_now() + (uint64_t)(GRACE_DEFAULT * 1e9);
+    uint64_t deadline = ts_now() + (uint64_t)(TS_GRACE_DEFAULT * 1e9);
     struct killreq *k;
     struct ts_worker *w;
     int killed = 0;
