@@ -2,6 +2,7 @@
  * server.c: the daemon's lifecycle: listening, accepting, signals, shutdown.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,12 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * jansson seeds its hash function from /dev/urandom the first time it
+     * makes an object: do it now, so that serving a request never opens a
+     * file (a client must not be able to make the daemon touch the disk).
+     */
+    json_object_seed(0);
     /* Orphans of our workers' commands become ours to reap, and to wait for at the end. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigemptyset(&set);
