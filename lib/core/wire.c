@@ -15,19 +15,6 @@ static const char *quick_number(const char *p, const char *end, double *d);
 static int batch_mark(struct ts_batch *b);
 
 void
-ts_batch_get(const struct ts_batch *b, size_t i, const char **text, size_t *len,
-             const uint32_t **off, uint32_t *arity)
-{
-    size_t end = i + 1 < b->n ? b->at[i + 1].start : ts_buf_len(&b->text);
-    size_t last = i + 1 < b->n ? b->at[i + 1].first : b->noff;
-
-    *text = ts_buf_head(&b->text) + b->at[i].start;
-    *len = end - b->at[i].start;
-    *off = b->off + b->at[i].first;
-    *arity = (uint32_t)(last - b->at[i].first);
-}
-
-void
 ts_batch_free(struct ts_batch *b)
 {
     ts_buf_free(&b->text);
@@ -375,20 +362,6 @@ ts_wire_error(struct ts_buf *out, const char *code, const char *msg)
     if (reply != NULL)
         ts_wire_json(out, reply);
     json_decref(reply);
-}
-
-void
-ts_wire_tuple(struct ts_buf *out, uint64_t id, const char *text, size_t len)
-{
-    if (id != 0) {
-        ts_buf_add(out, "{\"id\":", 6);
-        ts_buf_add_u64(out, id);
-        ts_buf_add(out, ",\"tuple\":", 9);
-    } else {
-        ts_buf_add(out, "{\"tuple\":", 9);
-    }
-    ts_buf_add(out, text, len);
-    ts_buf_add(out, "}\n", 2);
 }
 
 void

@@ -62,9 +62,19 @@ struct ts_batch {
         TS_BUF_INIT, NULL, 0, 0, NULL, 0, 0                                                        \
     }
 
-/* Tuple i of a batch: its text, length, offsets and arity. */
-void ts_batch_get(const struct ts_batch *b, size_t i, const char **text, size_t *len,
-                  const uint32_t **off, uint32_t *arity);
+/* Tuple i of a batch: its text, length, offsets and arity (inline: once per tuple stored). */
+static inline void
+ts_batch_get(const struct ts_batch *b, size_t i, const char **text, size_t *len,
+             const uint32_t **off, uint32_t *arity)
+{
+    size_t end = i + 1 < b->n ? b->at[i + 1].start : ts_buf_len(&b->text);
+    size_t last = i + 1 < b->n ? b->at[i + 1].first : b->noff;
+
+    *text = ts_buf_head(&b->text) + b->at[i].start;
+    *len = end - b->at[i].start;
+    *off = b->off + b->at[i].first;
+    *arity = (uint32_t)(last - b->at[i].first);
+}
 void ts_batch_free(struct ts_batch *b);
 
 /* Is the line blank (only spaces, tabs, a CR)?  Blank lines are no requests. */
@@ -95,8 +105,20 @@ void ts_wire_ok_n(struct ts_buf *out, uint64_t n);
 void ts_wire_ok_pid(struct ts_buf *out, long pid);
 /* A final error line; msg may be any bytes (it is made valid UTF-8). */
 void ts_wire_error(struct ts_buf *out, const char *code, const char *msg);
-/* A tuple line: with an id for a take, without (id 0) for a read. */
-void ts_wire_tuple(struct ts_buf *out, uint64_t id, const char *text, size_t len);
+/* A tuple line: with an id for a take, without (id 0) for a read (inline: once per delivery). */
+static inline void
+ts_wire_tuple(struct ts_buf *out, uint64_t id, const char *text, size_t len)
+{
+    if (id != 0) {
+        ts_buf_add(out, "{\"id\":", 6);
+        ts_buf_add_u64(out, id);
+        ts_buf_add(out, ",\"tuple\":", 9);
+    } else {
+        ts_buf_add(out, "{\"tuple\":", 9);
+    }
+    ts_buf_add(out, text, len);
+    ts_buf_add(out, "}\n", 2);
+}
 /* Any JSON value as one compact line (the replies built with jansson). */
 void ts_wire_json(struct ts_buf *out, const json_t *v);
 

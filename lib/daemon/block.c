@@ -111,8 +111,12 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
 
     (void)arg;
     if (w->take) {
-        /* Confirmed entries at the front are dead: reuse their room first. */
-        if (b->nlent == b->lentcap && b->lent0 > 0) {
+        /*
+         * Confirmed entries at the front are dead: when they are at least
+         * half of the array, reuse their room rather than grow it (moving
+         * the live half costs no more than the appends that filled it).
+         */
+        if (b->nlent == b->lentcap && b->lent0 >= b->nlent / 2 && b->lent0 > 0) {
             memmove(b->lent, b->lent + b->lent0, (b->nlent - b->lent0) * sizeof *b->lent);
             b->nlent -= b->lent0;
             b->lent0 = 0;
