@@ -5,6 +5,11 @@ load helper
 
 EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
+# Some worker is being stopped.
+stopping() {
+    ts-dump -w | grep -q '"state":"stopping"'
+}
+
 @test "N workers are started, printed and listed" {
     run ts-eval -n 3 --name sleepers -- sleep 100
     [ "$status" -eq 0 ]
@@ -72,7 +77,8 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
 @test "a worker killed by a signal: ts.error with status 137, then ts.exit" {
     pid=$(ts-eval --name victim -- sh -c 'echo dying words >&2; exec sleep 100' | tail -n 1)
-    sleep 0.2
+    # The worker has passed its command's words on: the daemon logged them.
+    wait_for grep -q "victim\[$pid\]: dying words" "$TS_TMP/tsd.log"
     kill -9 "$pid"
     run ts-in -t 10 -j ts.error victim '?' '?' '?' '?'
     [ "$output" = "[\"ts.error\",\"victim\",$pid,137,\"dying words\\n\",null]" ]
@@ -133,7 +139,8 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 @test "tsd -k leaves no worker, command or grandchild behind" {
     ts-eval -n 2 --name deep -- sh -c 'sleep 100 & echo $! > "$TS_WORKER_INDEX.gc"; sleep 100' > "$TS_TMP/pids"
     ts-eval --name looper --take 'never ?' -- true >> "$TS_TMP/pids"
-    until [ -s "$TS_TMP/0.gc" ] && [ -s "$TS_TMP/1.gc" ]; do sleep 0.01; done
+    wait_for test -s "$TS_TMP/0.gc"
+    wait_for test -s "$TS_TMP/1.gc"
     pids="$(grep -v '[a-z]' "$TS_TMP/pids") $(cat "$TS_TMP"/*.gc)"
     tsd -k
     # Not even zombies: the daemon reaped every descendant before it exited.
@@ -194,7 +201,7 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
     ts-eval -k same -g 1 > /dev/null &
     k=$!
     bg $k
-    until ts-dump -w | grep -q '"state":"stopping"'; do sleep 0.01; done
+    wait_for stopping
     # A new worker of the same name, started while the first is stopping.
     new=$(ts-eval --name same -- sleep 100 | tail -n 1)
     wait "$k"
