@@ -125,7 +125,7 @@ stopping() {
     ts-eval -n 1 --name other -- sleep 100 > /dev/null
     run ts-eval -k stopme -g 0.2
     [ "$status" -eq 0 ]
-    for pid in $pids; do ! kill -0 "$pid" 2>/dev/null; done
+    for pid in $pids; do gone "$pid" || { echo "worker $pid is still there" >&2; false; }; done
     [ "$(stat_of workers)" = 1 ]
     run ts-in -n 2 -t 5 ts.exit stopme '?' '?int'
     [ "$(cut -f 2 <<< "$output")" = "$(printf '137\n137')" ]   # TERM ignored: KILLed
@@ -144,7 +144,7 @@ stopping() {
     pids="$(grep -v '[a-z]' "$TS_TMP/pids") $(cat "$TS_TMP"/*.gc)"
     tsd -k
     # Not even zombies: the daemon reaped every descendant before it exited.
-    for pid in $pids; do ! kill -0 "$pid" 2>/dev/null; done
+    for pid in $pids; do gone "$pid" || { echo "process $pid is still there" >&2; false; }; done
 }
 
 @test "workers die with a daemon killed by SIGKILL" {
