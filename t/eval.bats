@@ -109,9 +109,10 @@ stopping() {
 
 @test "ts-eval -k lets a busy worker's command finish its job" {
     ts-eval --name graceful --take 'job ?' --put 'done {2} {status}' \
-        -- sh -c 'trap "echo cleaned up; exit 0" TERM; sleep 100 & wait' > /dev/null
+        -- sh -c 'trap "echo cleaned up; exit 0" TERM; : > trapped; sleep 100 & wait' > /dev/null
     ts-out job 1
     wait_stat lent 1
+    wait_for test -e "$TS_TMP/trapped"   # not before: TERM would end the command
     ts-eval -k graceful
     run ts-in -t 5 done '?' '?'
     [ "$output" = "$(printf '1\t0')" ]   # the command's clean exit was reported
@@ -120,8 +121,11 @@ stopping() {
 }
 
 @test "ts-eval -k stops the named workers and waits until they are gone" {
-    run ts-eval -n 2 --name stopme -- sh -c 'trap "" TERM; sleep 100'
+    run ts-eval -n 2 --name stopme -- sh -c 'trap "" TERM; : > "trapped.$TS_WORKER_INDEX"; sleep 100'
     pids="${lines[*]:1}"
+    # TERM must find the commands ignoring it, or they would die of it.
+    wait_for test -e "$TS_TMP/trapped.0"
+    wait_for test -e "$TS_TMP/trapped.1"
     ts-eval -n 1 --name other -- sleep 100 > /dev/null
     run ts-eval -k stopme -g 0.2
     [ "$status" -eq 0 ]
@@ -195,9 +199,10 @@ stopping() {
 
 @test "ts-eval -k stops only the workers it signalled; a job cut short goes back" {
     # A command that ignores SIGTERM, so the worker stays "stopping" until KILLed.
-    ts-eval --name same --take 'job ?' -- sh -c 'trap "" TERM; sleep 100' > /dev/null
+    ts-eval --name same --take 'job ?' -- sh -c 'trap "" TERM; : > trapped; sleep 100' > /dev/null
     ts-out job 1
     wait_stat lent 1
+    wait_for test -e "$TS_TMP/trapped"
     ts-eval -k same -g 1 > /dev/null &
     k=$!
     bg $k
