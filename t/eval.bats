@@ -5,6 +5,11 @@ load helper
 
 EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
+# Some worker is being stopped.
+stopping() {
+    ts-dump -w | grep -q '"state":"stopping"'
+}
+
 @test "N workers are started, printed and listed" {
     run ts-eval -n 3 --name sleepers -- sleep 100
     [ "$status" -eq 0 ]
@@ -72,7 +77,8 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
 @test "a worker killed by a signal: ts.error with status 137, then ts.exit" {
     pid=$(ts-eval --name victim -- sh -c 'echo dying words >&2; exec sleep 100' | tail -n 1)
-    sleep 0.2
+    # The worker has passed its command's words on: the daemon logged them.
+    wait_for grep -q "victim\[$pid\]: dying words" "$TS_TMP/tsd.log"
     kill -9 "$pid"
     run ts-in -t 10 -j ts.error victim '?' '?' '?' '?'
     [ "$output" = "[\"ts.error\",\"victim\",$pid,137,\"dying words\\n\",null]" ]
@@ -103,9 +109,10 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
 @test "ts-eval -k lets a busy worker's command finish its job" {
     ts-eval --name graceful --take 'job ?' --put 'done {2} {status}' \
-        -- sh -c 'trap "echo cleaned up; exit 0" TERM; sleep 100 & wait' > /dev/null
+        -- sh -c 'trap "echo cleaned up; exit 0" TERM; : > trapped; sleep 100 & wait' > /dev/null
     ts-out job 1
     wait_stat lent 1
+    wait_for test -e "$TS_TMP/trapped"   # not before: TERM would end the command
     ts-eval -k graceful
     run ts-in -t 5 done '?' '?'
     [ "$output" = "$(printf '1\t0')" ]   # the command's clean exit was reported
@@ -114,12 +121,15 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 }
 
 @test "ts-eval -k stops the named workers and waits until they are gone" {
-    run ts-eval -n 2 --name stopme -- sh -c 'trap "" TERM; sleep 100'
+    run ts-eval -n 2 --name stopme -- sh -c 'trap "" TERM; : > "trapped.$TS_WORKER_INDEX"; sleep 100'
     pids="${lines[*]:1}"
+    # TERM must find the commands ignoring it, or they would die of it.
+    wait_for test -e "$TS_TMP/trapped.0"
+    wait_for test -e "$TS_TMP/trapped.1"
     ts-eval -n 1 --name other -- sleep 100 > /dev/null
     run ts-eval -k stopme -g 0.2
     [ "$status" -eq 0 ]
-    for pid in $pids; do ! kill -0 "$pid" 2>/dev/null; done
+    for pid in $pids; do gone "$pid" || { echo "worker $pid is still there" >&2; false; }; done
     [ "$(stat_of workers)" = 1 ]
     run ts-in -n 2 -t 5 ts.exit stopme '?' '?int'
     [ "$(cut -f 2 <<< "$output")" = "$(printf '137\n137')" ]   # TERM ignored: KILLed
@@ -133,11 +143,12 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 @test "tsd -k leaves no worker, command or grandchild behind" {
     ts-eval -n 2 --name deep -- sh -c 'sleep 100 & echo $! > "$TS_WORKER_INDEX.gc"; sleep 100' > "$TS_TMP/pids"
     ts-eval --name looper --take 'never ?' -- true >> "$TS_TMP/pids"
-    until [ -s "$TS_TMP/0.gc" ] && [ -s "$TS_TMP/1.gc" ]; do sleep 0.01; done
+    wait_for test -s "$TS_TMP/0.gc"
+    wait_for test -s "$TS_TMP/1.gc"
     pids="$(grep -v '[a-z]' "$TS_TMP/pids") $(cat "$TS_TMP"/*.gc)"
     tsd -k
     # Not even zombies: the daemon reaped every descendant before it exited.
-    for pid in $pids; do ! kill -0 "$pid" 2>/dev/null; done
+    for pid in $pids; do gone "$pid" || { echo "process $pid is still there" >&2; false; }; done
 }
 
 @test "workers die with a daemon killed by SIGKILL" {
@@ -188,13 +199,14 @@ EX="$BATS_TEST_DIRNAME/../scripts/examples"
 
 @test "ts-eval -k stops only the workers it signalled; a job cut short goes back" {
     # A command that ignores SIGTERM, so the worker stays "stopping" until KILLed.
-    ts-eval --name same --take 'job ?' -- sh -c 'trap "" TERM; sleep 100' > /dev/null
+    ts-eval --name same --take 'job ?' -- sh -c 'trap "" TERM; : > trapped; sleep 100' > /dev/null
     ts-out job 1
     wait_stat lent 1
+    wait_for test -e "$TS_TMP/trapped"
     ts-eval -k same -g 1 > /dev/null &
     k=$!
     bg $k
-    until ts-dump -w | grep -q '"state":"stopping"'; do sleep 0.01; done
+    wait_for stopping
     # A new worker of the same name, started while the first is stopping.
     new=$(ts-eval --name same -- sleep 100 | tail -n 1)
     wait "$k"

@@ -58,14 +58,42 @@ bg() {
     BG_PIDS="${BG_PIDS:-} $1"
 }
 
-# Wait (up to 10 s) until a process is gone.
-wait_gone() {
-    local i
-    for i in $(seq 1000); do
-        kill -0 "$1" 2>/dev/null || return 0
+# wait_for [-t SECONDS] COMMAND [ARG...]
+# Run COMMAND every 10 ms until it succeeds.  If it still fails after
+# SECONDS (default 10; five times as long under valgrind or AddressSanitizer,
+# which slow the daemon down), say on stderr what was awaited and return 1.
+# COMMAND runs as a condition, where errexit is off: a function used as
+# COMMAND must leave its verdict in its last command (join tests with &&).
+wait_for() {
+    local secs=10 deadline
+    if [ "${1:-}" = -t ]; then
+        secs=$2
+        shift 2
+    fi
+    [ -z "${TS_VALGRIND:-}${TS_ASAN:-}" ] || secs=$(awk -v s="$secs" 'BEGIN { print s * 5 }')
+    deadline=$(( $(now_ms) + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }') ))
+    until "$@"; do
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            echo "timed out after $secs s waiting for: $*" >&2
+            return 1
+        fi
         sleep 0.01
     done
-    return 1
+}
+
+# Succeed if none of the processes exists now (a zombie still exists).
+gone() {
+    local pid
+    for pid in "$@"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+    done
+}
+
+# Wait until a process is gone.
+wait_gone() {
+    wait_for gone "$1"
 }
 
 # One counter from ts-dump -S.
@@ -73,14 +101,14 @@ stat_of() {
     ts-dump -S | awk -v k="$1" '$1 == k { print $2 }'
 }
 
-# Wait (up to 10 s) until a ts-dump -S counter has a value.
+stat_is() {
+    [ "$(stat_of "$1")" = "$2" ]
+}
+
+# Wait until a ts-dump -S counter has a value.
 wait_stat() {
-    local i
-    for i in $(seq 1000); do
-        [ "$(stat_of "$1")" = "$2" ] && return 0
-        sleep 0.01
-    done
-    echo "timed out waiting for $1 = $2 (now $(stat_of "$1"))" >&2
+    wait_for stat_is "$1" "$2" && return 0
+    echo "$1 is $(stat_of "$1"), not $2" >&2
     return 1
 }
 

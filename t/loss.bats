@@ -30,7 +30,8 @@ load helper
     p=$!
     bg $p
     wait_stat lent 1
-    grep -q '"tuple":\["k",1\]' "$TS_TMP/raw"
+    # Lent as soon as it is sent; the client prints it when it gets there.
+    wait_for grep -q '"tuple":\["k",1\]' "$TS_TMP/raw"
     # While lent, nobody else sees it.
     run ts-rd -a k ?
     [ "$output" = "$(printf '2\n3')" ]
