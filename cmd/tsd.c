@@ -86,9 +86,9 @@ main(int argc, char **argv)
         return stop_daemon(path);
 
     if (logfile != NULL) {
-        logfd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        logfd = ts_log_open(logfile, err, sizeof err);
         if (logfd < 0)
-            ts_die(TS_EXIT_USAGE, "cannot open log %s: %s", logfile, strerror(errno));
+            ts_die(TS_EXIT_USAGE, "%s", err);
     }
     worker_program(helper, sizeof helper);
     srv = ts_server_new(path, (size_t)maxline, helper, err, sizeof err);

@@ -160,6 +160,13 @@ lost(struct ts_client *c)
     c->ctx = NULL;
 }
 
+/* The server's drained hook. */
+static void
+drained(struct ts_client *c)
+{
+    ts_block_drained(c->ctx);
+}
+
 static void
 no_put(void *arg, json_t *tuple)
 {
@@ -399,8 +406,14 @@ service(struct ts_client *c)
         ts_client_serve(c);
         settle();
     }
-    if ((c->flags & TS_CLIENT_CLOSING) && ts_buf_len(&c->out) == 0)
+    if ((c->flags & TS_CLIENT_CLOSING) && ts_buf_len(&c->out) == 0) {
         ts_client_lost(c, NULL);
+        return;
+    }
+    if (c->flags & TS_CLIENT_BLOCKED) {
+        clients.drained(c);
+        settle();
+    }
 }
 
 /* ts_clients_service without I/O, run until nothing is pending. */
@@ -512,6 +525,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     clients.serve = checked_serve;
     clients.serve_ack = checked_serve_ack;
     clients.lost = lost;
+    clients.drained = drained;
     clients.ctx = &ops;
     ops.clients = &clients;
     ops.blocking.space = &space;

@@ -33,7 +33,7 @@ ts_block_lost(struct ts_block *b)
     size_t i;
 
     /* First: it must never be handed another tuple. */
-    if (b->why == TS_WAIT_TUPLES)
+    if (b->why == TS_WAIT_TUPLES && !b->paused)
         ts_space_cancel(b->ctx->space, &b->w);
     ts_timer_cancel(b->ctx->loop, &b->timer);
     /* Then everything it held goes back, in the order it was handed out. */
@@ -71,13 +71,18 @@ ts_block_ask(struct ts_block *b, const struct ts_ask *a)
     b->got = 0;
     b->timeout = a->timeout;
     b->since = ts_wall_clock();
+    b->now = now;
+    b->paused = 0;
+    b->after = 0;
     ts_block_wait(b, TS_WAIT_TUPLES);
-    if (ts_space_request(b->ctx->space, &b->w, now))
-        return; /* satisfied from the store; the delivery finished it */
-    if (now) {
+    if (ts_space_request(b->ctx->space, &b->w, now, 0)) {
+        if (b->why != TS_WAIT_TUPLES)
+            return; /* satisfied from the store; the delivery finished it */
+    } else if (now) {
         finish(b);
         return;
     }
+    /* Filed as a waiter, or paused before it could be. */
     if (a->timeout > 0)
         ts_timer_set(b->ctx->loop, &b->timer, ts_now() + (uint64_t)llround(a->timeout * 1e9));
 }
@@ -99,7 +104,9 @@ on_timeout(struct ts_loop *loop, void *arg)
     struct ts_block *b = arg;
 
     (void)loop;
-    ts_space_cancel(b->ctx->space, &b->w);
+    if (!b->paused)
+        ts_space_cancel(b->ctx->space, &b->w);
+    b->paused = 0;
     finish(b);
 }
 
@@ -130,12 +137,28 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
     }
     ts_wire_tuple(&b->client->out, id, ts_tuple_text(t), t->len);
     ts_client_touch(b->client, 0);
+    if (!w->take)
+        b->after = t->seq;
     b->got++;
     if (b->want > 0 && b->got >= b->want) {
         finish(b);
         return 1;
     }
+    if (!b->now && ts_buf_len(&b->client->out) > TS_OUT_HIGH) {
+        b->paused = 1;
+        return 1; /* the space stops offering it anything */
+    }
     return 0;
+}
+
+void
+ts_block_drained(struct ts_block *b)
+{
+    if (b->why != TS_WAIT_TUPLES || !b->paused)
+        return;
+    b->paused = 0;
+    /* An in takes what is there now; an rd goes on after what it was sent. */
+    ts_space_request(b->ctx->space, &b->w, 0, b->w.take ? 0 : b->after);
 }
 
 void

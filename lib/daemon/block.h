@@ -31,6 +31,23 @@
  * handed another tuple) and then every tuple still lent to it is returned
  * to the space, in the order it was delivered, to its old place.
  *
+ * A client that does not read
+ * ---------------------------
+ * A waiting request keeps receiving tuples only while its client reads
+ * them.  Once the replies queued for the client pass its output limit
+ * (TS_OUT_HIGH, session.h), the request is paused: withdrawn from the
+ * waiters, so it is offered nothing more, while it still counts as
+ * waiting (its timeout runs, ts-dump -w lists it as paused).  A paused in
+ * takes nothing, so other takers get the tuples; it may have lent a
+ * little over the limit's worth.  When the client has read its queue down
+ * to half the limit, the request resumes: an in takes what matches from
+ * the store, as a new request would; an rd reads the stored matches newer
+ * than the last one it was sent, and so misses the tuples that came and
+ * were taken while it was paused.  So a client that stops reading costs
+ * the daemon at most its output limit and one tuple, whatever it asked
+ * for.  Requests that do not wait (a timeout of 0, or all) are one reply,
+ * built at once, and are not paused.
+ *
  * Timeouts
  * --------
  * A wait with a timeout has a timer in the loop's heap.  At the deadline
@@ -81,6 +98,9 @@ struct ts_block {
     struct ts_timer timer; /* its deadline, if it has one */
     double since;          /* wall-clock time it started waiting */
     double timeout;        /* its timeout in seconds, -1 for none */
+    int now;               /* it does not wait: one reply, never paused */
+    int paused;            /* over the output limit: not among the waiters */
+    uint64_t after;        /* rd: the last stored tuple it was sent */
 
     struct ts_lent *lent; /* tuples lent and not acked, by id */
     size_t lent0;         /* first live entry of lent */
@@ -108,6 +128,9 @@ void ts_block_ask(struct ts_block *b, const struct ts_ask *a);
 
 /* The space's delivery callback (space.h): queue t for the waiter's client. */
 int ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg);
+
+/* The client's queued output is down to half its limit: resume a paused request. */
+void ts_block_drained(struct ts_block *b);
 
 /* An ack: confirm every lent tuple with an id up to upto. */
 void ts_block_confirm(struct ts_block *b, uint64_t upto);

@@ -13,6 +13,13 @@
 
 void ts_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Open (or create, mode 0600) the log file for appending, with the rules
+ * of the socket's directory: not a symbolic link, a regular file, owned by
+ * us, writable by nobody else.  Returns the descriptor, or -1 with err.
+ */
+int ts_log_open(const char *path, char *err, size_t errlen);
+
 /* The daemon's out-of-memory handler. */
 void ts_log_oom(size_t size) __attribute__((noreturn));
 

@@ -250,28 +250,29 @@ dump_tuple(struct ts_tuple *t, void *arg)
     d->n++;
 }
 
-static void
-collect_waiter(struct ts_waiter *w, void *arg)
+/* A waiting in or rd, paused ones included (block.h), as ts-dump -w shows it. */
+static json_t *
+waiter_json(const struct ts_block *b)
 {
-    json_t *list = arg;
-    struct ts_block *b = w->owner;
+    const struct ts_waiter *w = &b->w;
 
-    json_array_append_new(list, json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:I}}", "waiter", "pid",
-                                          (json_int_t)b->client->pid, "op", w->take ? "in" : "rd",
-                                          "tmpl", w->tm->wire, "since", b->since, "timeout",
-                                          b->timeout >= 0 ? json_real(b->timeout) : json_null(),
-                                          "seq", (json_int_t)w->seq));
+    return json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:b, s:I}}", "waiter", "pid",
+                     (json_int_t)b->client->pid, "op", w->take ? "in" : "rd", "tmpl", w->tm->wire,
+                     "since", b->since, "timeout",
+                     b->timeout >= 0 ? json_real(b->timeout) : json_null(), "paused", b->paused,
+                     "queued", (json_int_t)ts_buf_len(&b->client->out));
 }
 
+/* Those who have waited longest first. */
 static int
-by_seq(const void *a, const void *b)
+by_since(const void *a, const void *b)
 {
-    json_int_t x =
-        json_integer_value(json_object_get(json_object_get(*(json_t *const *)a, "waiter"), "seq"));
-    json_int_t y =
-        json_integer_value(json_object_get(json_object_get(*(json_t *const *)b, "waiter"), "seq"));
+    const struct ts_block *x = *(const struct ts_block *const *)a;
+    const struct ts_block *y = *(const struct ts_block *const *)b;
 
-    return (x > y) - (x < y);
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
+    return (x->w.seq > y->w.seq) - (x->w.seq < y->w.seq);
 }
 
 static void
@@ -300,22 +301,24 @@ op_dump(struct ts_client *c, json_t *req)
         ts_store_each(space->store, dump_tuple, &d);
     }
     if (json_is_true(json_object_get(req, "waiters"))) {
-        json_t *list = json_array();
-        json_t **v;
-        size_t i, n;
+        struct ts_block **v = ts_xmalloc((o->clients->count + 1) * sizeof *v);
+        struct ts_client *other;
+        size_t i, n = 0;
 
-        ts_waiters_each(&space->waiters, collect_waiter, list);
-        n = json_array_size(list);
-        v = ts_xmalloc((n ? n : 1) * sizeof *v);
-        for (i = 0; i < n; i++)
-            v[i] = json_array_get(list, i);
-        qsort(v, n, sizeof *v, by_seq);
+        for (other = o->clients->list; other != NULL; other = other->next) {
+            struct ts_block *b = other->ctx;
+
+            if (b != NULL && b->why == TS_WAIT_TUPLES)
+                v[n++] = b;
+        }
+        qsort(v, n, sizeof *v, by_since);
         for (i = 0; i < n; i++) {
-            json_object_del(json_object_get(v[i], "waiter"), "seq");
-            ts_wire_json(&c->out, v[i]);
+            json_t *line = waiter_json(v[i]);
+
+            ts_wire_json(&c->out, line);
+            json_decref(line);
         }
         free(v);
-        json_decref(list);
         ts_workers_dump(o->workers, &c->out);
     }
     ts_wire_ok_n(&c->out, d.n);

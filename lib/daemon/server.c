@@ -26,6 +26,7 @@ static void on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg);
 static int on_idle(struct ts_loop *loop, void *arg);
 static void stop(void *arg);
 static void lost(struct ts_client *c);
+static void drained(struct ts_client *c);
 static void worker_put(void *arg, json_t *tuple);
 static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
@@ -110,6 +111,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     srv->clients.serve = ts_ops_serve;
     srv->clients.serve_ack = ts_ops_serve_ack;
     srv->clients.lost = lost;
+    srv->clients.drained = drained;
     srv->clients.ctx = &srv->ops;
     srv->ops.clients = &srv->clients;
     srv->ops.blocking.space = &srv->space;
@@ -202,6 +204,13 @@ lost(struct ts_client *c)
         ts_workers_forget(o->workers, b);
     ts_block_lost(b);
     c->ctx = NULL;
+}
+
+/* The session's drained hook: a paused wait goes on. */
+static void
+drained(struct ts_client *c)
+{
+    ts_block_drained(c->ctx);
 }
 
 /* The workers' put hook: ts.exit and ts.error tuples. */

@@ -276,6 +276,9 @@ service(struct ts_client *c)
         ts_client_lost(c, NULL);
         return;
     }
+    /* A paused wait goes on once the client has caught up (block.h). */
+    if ((c->flags & TS_CLIENT_BLOCKED) && ts_buf_len(&c->out) <= TS_OUT_LOW)
+        c->all->drained(c);
     /* A large reply or request leaves a large buffer: give it back once empty. */
     if (ts_buf_len(&c->in) == 0 && c->in.cap > BUF_KEEP)
         ts_buf_free(&c->in);

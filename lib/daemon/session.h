@@ -37,8 +37,12 @@
 #define TS_CLIENT_BLOCKED 0x20   /* a request waits: only acks are served (block.h) */
 #define TS_CLIENT_THROTTLED 0x40 /* output over the high mark: not reading */
 
-/* Output queued beyond this stops serving the client's requests (but acks). */
+/*
+ * Output queued beyond this stops serving the client's requests (but acks)
+ * and pauses its waiting request (block.h); below TS_OUT_LOW it resumes.
+ */
 #define TS_OUT_HIGH (1u << 20)
+#define TS_OUT_LOW (TS_OUT_HIGH / 2)
 /*
  * While a client is blocked or throttled, only acks are served, and its
  * input is read up to this much: enough to keep draining the acks of a
@@ -62,6 +66,8 @@ struct ts_clients {
     int (*serve_ack)(struct ts_client *c, const char *line, size_t len);
     /* The client is lost: withdraw whatever it waits for or holds, free c->ctx. */
     void (*lost)(struct ts_client *c);
+    /* A waiting client has read its queued output down to TS_OUT_LOW. */
+    void (*drained)(struct ts_client *c);
     void *ctx; /* the serving layer's own state */
 };
 

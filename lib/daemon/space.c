@@ -82,13 +82,15 @@ offer(struct ts_space *sp, struct ts_tuple *t)
 }
 
 int
-ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only)
+ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_t after)
 {
     struct ts_iter it;
     struct ts_tuple *t;
 
     ts_store_iter(sp->store, w->tm, &it);
     while ((t = ts_iter_next(&it)) != NULL) {
+        if (t->seq <= after)
+            continue;
         if (w->take)
             ts_store_lend(sp->store, t);
         if (sp->deliver(w, t, sp->arg))

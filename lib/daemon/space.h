@@ -36,12 +36,13 @@ void ts_space_out(struct ts_space *sp, const char *text, size_t len, const uint3
                   uint32_t arity);
 
 /*
- * Serve a request from what is stored now: offer w every visible match,
- * oldest first, until the callback says it is satisfied.  Returns 1 if it
- * was; otherwise, unless now_only is set, w is filed as a waiter and 0 is
+ * Serve a request from what is stored now: offer w every visible match
+ * that arrived after the tuple numbered after (0: all of them), oldest
+ * first, until the callback says it wants no more.  Returns 1 if it said
+ * so; otherwise, unless now_only is set, w is filed as a waiter and 0 is
  * returned.  With now_only, returns 0 without filing.
  */
-int ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only);
+int ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_t after);
 
 /* Stop waiting (timeout, disconnect): w is removed from the waiters. */
 void ts_space_cancel(struct ts_space *sp, struct ts_waiter *w);
