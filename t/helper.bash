@@ -25,6 +25,14 @@ stop_daemon() {
         tsd -k -s "$TS_SOCKET" 2>/dev/null || kill -9 "$TSD_PID" 2>/dev/null
         wait_gone "$TSD_PID"
     fi
+    # Other daemons a test started with their sockets in its directory, and
+    # left running (it failed first, say): nothing else would stop them.
+    if [ -n "${TS_TMP:-}" ] && [ -d "$TS_TMP" ]; then
+        local sock
+        for sock in $(find "$TS_TMP" -type s); do
+            tsd -k -s "$sock" > /dev/null 2>&1 || true
+        done
+    fi
     # Under valgrind, any error or leak it logged fails the test.
     if [ -n "${TS_VALGRIND:-}" ] && [ -n "${TS_TMP:-}" ]; then
         local log bad=0
