@@ -17,7 +17,11 @@ start_daemon() {
     fi
     # Unquoted formals such as ? are shell globs: run where no file matches them.
     cd "$TS_TMP" || return 1
-    [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ]
+    [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ] || return 1
+    # tsd -d returns as soon as the socket listens.  Until the daemon logs
+    # that, it may still be closing descriptors it inherited, or reading the
+    # time zone for that first line: not yet the state tests compare with.
+    wait_for grep -q "listening on" "$TS_TMP/tsd.log"
 }
 
 stop_daemon() {
