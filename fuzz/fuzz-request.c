@@ -132,13 +132,11 @@ static struct ts_client *
 client_new(void)
 {
     struct ts_client *c = ts_xcalloc(1, sizeof *c);
-    struct ts_block *b;
 
     c->fd = -1;
     c->pid = getpid();
     c->all = &clients;
-    c->ctx = b = ts_block_new(c, &ops.blocking);
-    b->worker = ts_workers_find(workers, c->pid);
+    c->ctx = ts_block_new(c, &ops.blocking);
     c->events = EPOLLIN | EPOLLRDHUP;
     c->next = clients.list;
     if (clients.list != NULL)
@@ -152,11 +150,7 @@ client_new(void)
 static void
 lost(struct ts_client *c)
 {
-    struct ts_block *b = c->ctx;
-
-    if (b->why == TS_WAIT_WORKERS)
-        ts_workers_forget(workers, b);
-    ts_block_lost(b);
+    ts_block_lost(c->ctx);
     c->ctx = NULL;
 }
 
@@ -530,7 +524,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ops.clients = &clients;
     ops.blocking.space = &space;
     ops.blocking.loop = loop;
-    ops.workers = workers;
+    ops.workers = ops.blocking.workers = workers;
     ops.started = 0;
     ops.shutdown = no_shutdown;
 

@@ -13,6 +13,7 @@
 static int closes(const char *p, const char *end, const char *close);
 static const char *quick_number(const char *p, const char *end, double *d);
 static int batch_mark(struct ts_batch *b);
+static void number_line(struct ts_buf *out, const char *head, size_t len, uint64_t n);
 
 void
 ts_batch_free(struct ts_batch *b)
@@ -336,20 +337,25 @@ ts_wire_ask_of(const json_t *req, int take, struct ts_ask *a, char *err, size_t 
     return 0;
 }
 
-void
-ts_wire_ok_n(struct ts_buf *out, uint64_t n)
+/* head, a number, and the end of the object: the lines written most often. */
+static void
+number_line(struct ts_buf *out, const char *head, size_t len, uint64_t n)
 {
-    ts_buf_add(out, "{\"ok\":true,\"n\":", 15);
+    ts_buf_add(out, head, len);
     ts_buf_add_u64(out, n);
     ts_buf_add(out, "}\n", 2);
 }
 
 void
+ts_wire_ok_n(struct ts_buf *out, uint64_t n)
+{
+    number_line(out, "{\"ok\":true,\"n\":", 15, n);
+}
+
+void
 ts_wire_ok_pid(struct ts_buf *out, long pid)
 {
-    ts_buf_add(out, "{\"ok\":true,\"pid\":", 17);
-    ts_buf_add_u64(out, (uint64_t)pid);
-    ts_buf_add(out, "}\n", 2);
+    number_line(out, "{\"ok\":true,\"pid\":", 17, (uint64_t)pid);
 }
 
 void
@@ -380,9 +386,7 @@ ts_wire_json(struct ts_buf *out, const json_t *v)
 void
 ts_wire_ack(struct ts_buf *out, uint64_t id)
 {
-    ts_buf_add(out, "{\"op\":\"ack\",\"id\":", 17);
-    ts_buf_add_u64(out, id);
-    ts_buf_add(out, "}\n", 2);
+    number_line(out, "{\"op\":\"ack\",\"id\":", 17, id);
 }
 
 /*

@@ -24,6 +24,7 @@ ts_block_new(struct ts_client *c, struct ts_blocking *ctx)
     b->w.owner = b;
     b->timeout = -1;
     ts_timer_init(&b->timer, on_timeout, b);
+    b->worker = ts_workers_find(ctx->workers, c->pid);
     return b;
 }
 
@@ -32,9 +33,11 @@ ts_block_lost(struct ts_block *b)
 {
     size_t i;
 
-    /* First: it must never be handed another tuple. */
+    /* First: it must never be handed another tuple, nor the end of a wait. */
     if (b->why == TS_WAIT_TUPLES && !b->paused)
         ts_space_cancel(b->ctx->space, &b->w);
+    if (b->why == TS_WAIT_WORKERS && b->ctx->workers != NULL)
+        ts_workers_forget(b->ctx->workers, b);
     ts_timer_cancel(b->ctx->loop, &b->timer);
     /* Then everything it held goes back, in the order it was handed out. */
     for (i = b->lent0; i < b->nlent; i++)

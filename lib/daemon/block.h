@@ -66,6 +66,7 @@
 
 struct ts_client;
 struct ts_worker;
+struct ts_workers;
 
 enum ts_wait {
     TS_WAIT_NONE,    /* nothing in progress */
@@ -82,6 +83,7 @@ struct ts_lent {
 struct ts_blocking {
     struct ts_space *space;
     struct ts_loop *loop;
+    struct ts_workers *workers; /* to know a worker's connection, and to stop waiting for some */
 };
 
 struct ts_block {
@@ -110,6 +112,7 @@ struct ts_block {
     struct ts_worker *worker; /* the eval worker this client is, or NULL */
 };
 
+/* A new client's state; the client may be one of the eval workers. */
 struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);
 /* The client is lost: withdraw its waiter, return what it holds, free b. */
 void ts_block_lost(struct ts_block *b);

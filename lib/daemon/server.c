@@ -116,7 +116,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     srv->ops.clients = &srv->clients;
     srv->ops.blocking.space = &srv->space;
     srv->ops.blocking.loop = srv->loop;
-    srv->ops.workers = srv->workers;
+    srv->ops.workers = srv->ops.blocking.workers = srv->workers;
     srv->ops.started = ts_wall_clock();
     srv->ops.shutdown = stop;
     srv->ops.arg = srv;
@@ -148,12 +148,9 @@ on_accept(struct ts_loop *loop, int lfd, uint32_t events, void *arg)
         fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             struct ts_client *c = ts_client_new(&srv->clients, fd);
-            struct ts_block *b;
 
-            if (c != NULL) {
-                c->ctx = b = ts_block_new(c, &srv->ops.blocking);
-                b->worker = ts_workers_find(srv->workers, c->pid);
-            }
+            if (c != NULL)
+                c->ctx = ts_block_new(c, &srv->ops.blocking);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -196,13 +193,7 @@ on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg)
 static void
 lost(struct ts_client *c)
 {
-    struct ts_ops *o = c->all->ctx;
-    struct ts_block *b = c->ctx;
-
-    /* The workers are gone first at shutdown, and their requests with them. */
-    if (b->why == TS_WAIT_WORKERS && o->workers != NULL)
-        ts_workers_forget(o->workers, b);
-    ts_block_lost(b);
+    ts_block_lost(c->ctx);
     c->ctx = NULL;
 }
 
@@ -270,7 +261,8 @@ teardown(struct ts_server *srv)
     }
     if (srv->workers != NULL) {
         ts_workers_free(srv->workers);
-        srv->workers = srv->ops.workers = NULL;
+        /* The workers are gone first at shutdown, and their stop requests with them. */
+        srv->workers = srv->ops.workers = srv->ops.blocking.workers = NULL;
     }
     /* Best effort: final replies, such as the one to shutdown. */
     ts_clients_flush_now(&srv->clients);
