@@ -12,7 +12,8 @@
 
 static const char help_text[] =
     "  -h, --help  show this help\n"
-    "  -S          counts instead: tuples, lent, bytes, clients, waiters, workers, ops, ...\n"
+    "  -S          counts instead: tuples, lent, bytes, clients, waiters, workers, ops, ...,\n"
+    "              then per worker name: workers, done, failed, retried, inflight, queued\n"
     "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "              /tmp/ts-UID/default)\n"
     "  -w          also the waiting clients and the workers, as JSON objects\n"
@@ -106,6 +107,16 @@ stats(struct ts_conn *conn)
             printf("%s %" JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
         else
             printf("%s %.3f\n", key, json_number_value(v));
+    }
+    /* Then a line per worker name: "name NAME workers 4 done 12 ...". */
+    json_object_foreach (json_object_get(reply, "names"), key, v) {
+        const char *k;
+        json_t *n;
+
+        printf("name %s", key);
+        json_object_foreach (v, k, n)
+            printf(" %s %" JSON_INTEGER_FORMAT, k, json_integer_value(n));
+        printf("\n");
     }
     json_decref(reply);
     return TS_EXIT_OK;

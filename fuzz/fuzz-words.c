@@ -15,7 +15,12 @@
  *   - a tuple made from words, or accepted by ts_json_tuple, has a canonical
  *     form (a non-empty array) and one field per word;
  *   - ts_split_words gives the same words back when they are joined again,
- *     each quoted with '...' (a ' inside written '\'').
+ *     each quoted with '...' (a ' inside written '\'');
+ *   - the script ts_sh_script makes of a word holds no placeholder (the
+ *     worker would fill it in), and its parameters are all placeholders;
+ *   - the part of a word that ts_stdout_part picks for a {stdout:L:F} in
+ *     the word lies within it.
+ * Each word also goes through ts_shell_hazard, split and whole.
  *
  * With FUZZ_KNOWN=1, inputs that could hold a regular expression of a kind
  * known to be costly are skipped (known.h).
@@ -123,6 +128,41 @@ check_split(char **split, int n, const char *word)
     free(joined);
 }
 
+static void
+check_sh(const char *w)
+{
+    char **params = NULL, err[300], *text = ts_sh_script(w, &params, err, sizeof err);
+    const char *words[2] = {text, NULL};
+    size_t i, len;
+    struct ts_ph_arg a;
+
+    if (text == NULL)
+        return;
+    if (ts_placeholders_check(words, NULL, 0, err, sizeof err) < 0)
+        fail("an --sh script still holds a placeholder", w);
+    for (i = 0; params[i] != NULL; i++)
+        if (ts_placeholder(params[i], &len, &a) == TS_PH_NONE || params[i][len] != '\0')
+            fail("an --sh parameter is not a placeholder", w);
+    ts_free_words(params);
+    free(text);
+}
+
+static void
+check_stdout(const char *w)
+{
+    size_t n = strlen(w), len, partlen;
+    struct ts_ph_arg a;
+    const char *s, *part;
+
+    for (s = w; *s != '\0'; s++) {
+        if (ts_placeholder(s, &len, &a) != TS_PH_STDOUT)
+            continue;
+        ts_stdout_part(w, n, &a, &part, &partlen);
+        if (partlen > 0 && (part < w || part + partlen > w + n))
+            fail("a part of the output outside it", w);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -164,6 +204,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v == NULL)
             fail("ts_word_value returned NULL", w);
         json_decref(v);
+        check_sh(w);
+        check_stdout(w);
         check_template(ts_json_template(w, err, sizeof err), w);
         check_tuple(ts_json_tuple(w, err, sizeof err), 0, w);
 
@@ -171,6 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k < 0)
             continue;
         check_split(split, k, w);
+        ts_shell_hazard((const char *const *)split, err, sizeof err);
         ts_placeholders_check((const char *const *)split, NULL, arity, err, sizeof err);
         ts_placeholders_check((const char *const *)split, (const char *const *)split, arity, err,
                               sizeof err);

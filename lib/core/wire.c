@@ -371,6 +371,21 @@ ts_wire_error(struct ts_buf *out, const char *code, const char *msg)
 }
 
 void
+ts_wire_job_tuple(struct ts_buf *out, uint64_t id, unsigned attempt, uint64_t seq, const char *text,
+                  size_t len)
+{
+    ts_buf_add(out, "{\"id\":", 6);
+    ts_buf_add_u64(out, id);
+    ts_buf_addstr(out, ",\"attempt\":");
+    ts_buf_add_u64(out, attempt);
+    ts_buf_addstr(out, ",\"seq\":");
+    ts_buf_add_u64(out, seq);
+    ts_buf_add(out, ",\"tuple\":", 9);
+    ts_buf_add(out, text, len);
+    ts_buf_add(out, "}\n", 2);
+}
+
+void
 ts_wire_json(struct ts_buf *out, const json_t *v)
 {
     size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -30,6 +30,8 @@ static void drained(struct ts_client *c);
 static void worker_put(void *arg, json_t *tuple);
 static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
+static void worker_waited(void *arg, void *token, const struct ts_waited *r);
+static size_t worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit);
 static void teardown(struct ts_server *srv);
 
 struct ts_server *
@@ -76,7 +78,8 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
+    struct ts_worker_hooks hooks = {worker_put,    worker_stopped, worker_gone,
+                                    worker_waited, worker_count,   srv};
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
@@ -134,6 +137,8 @@ on_idle(struct ts_loop *loop, void *arg)
     struct ts_server *srv = arg;
 
     (void)loop;
+    /* Waits that are over get their answer before the replies are written. */
+    ts_workers_check(srv->workers);
     return ts_clients_service(&srv->clients);
 }
 
@@ -232,6 +237,47 @@ worker_stopped(void *arg, void *token, long n)
     ts_block_end(b);
 }
 
+/* The workers' waited hook: answer the ts-eval --wait that waits. */
+static void
+worker_waited(void *arg, void *token, const struct ts_waited *r)
+{
+    struct ts_block *b = token;
+    json_t *reply;
+    char msg[200];
+
+    (void)arg;
+    if (r->left > 0) {
+        snprintf(msg, sizeof msg, "no worker is left to do the %zu job%s left", r->left,
+                 r->left == 1 ? "" : "s");
+        reply = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "ok", 0, "code", "stalled", "error",
+                          msg, "done", (json_int_t)r->done, "failed", (json_int_t)r->failed, "left",
+                          (json_int_t)r->left);
+    } else {
+        reply = json_pack("{s:b, s:I, s:I}", "ok", 1, "done", (json_int_t)r->done, "failed",
+                          (json_int_t)r->failed);
+    }
+    ts_wire_json(&b->client->out, reply);
+    json_decref(reply);
+    ts_block_end(b);
+}
+
+/* The workers' count hook: how many stored tuples match. */
+static size_t
+worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
+{
+    struct ts_server *srv = arg;
+    struct ts_iter it;
+    size_t n = 0;
+
+    if (lent)
+        ts_store_iter_all(srv->space.store, tm, &it);
+    else
+        ts_store_iter(srv->space.store, tm, &it);
+    while (n < limit && ts_iter_next(&it) != NULL)
+        n++;
+    return n;
+}
+
 /* The workers' gone hook: no client is that worker any more. */
 static void
 worker_gone(void *arg, struct ts_worker *w)
@@ -270,6 +316,7 @@ teardown(struct ts_server *srv)
         ts_client_lost(srv->clients.list, NULL);
     if (srv->loop != NULL) {
         ts_clients_service(&srv->clients);
+        ts_blocking_free(&srv->ops.blocking);
         ts_space_free(&srv->space);
         ts_loop_free(srv->loop);
         srv->loop = NULL;
