@@ -143,6 +143,7 @@ static void job_reply(struct ts_conn *conn);
 static void joblog_open(struct spec *spec, const char *path);
 static void joblog_line(const struct spec *spec, uint64_t seq, const struct result *r);
 static int uses_stdout(char *const *put);
+static pid_t start_command(char **argv, int in, int out, int err, int *failed);
 static void pause_for(double seconds);
 
 int
@@ -603,6 +604,46 @@ open_pidfd(pid_t pid)
 }
 
 /*
+ * Start the command in a process group of its own, with in, out and err
+ * (those not -1) as its descriptors 0, 1 and 2.  vfork: the child borrows
+ * our memory until it execs, which saves copying page tables on every
+ * job; it only makes system calls, with every signal blocked until its
+ * handlers are the defaults again, and leaves the errno of a failed exec
+ * in *failed.
+ */
+static pid_t
+start_command(char **argv, int in, int out, int err, int *failed)
+{
+    volatile int *fail = failed;
+    sigset_t all, old;
+    pid_t pid;
+
+    *fail = 0;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = vfork();
+    if (pid == 0) {
+        /* The command dies with its worker, whatever the command does with signals. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setpgid(0, 0);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGUSR1, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0)
+            dup2(out, 1);
+        if (err >= 0)
+            dup2(err, 2);
+        execvp(argv[0], argv);
+        *fail = errno;
+        _exit(127);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid;
+}
+
+/*
  * Run COMMAND once, in a process group of its own.  Its stdin is the
  * tuple (or /dev/null); stdout is captured for {stdout}, and stderr is
  * captured when asked and passed on (to the daemon's log).  At the
@@ -613,7 +654,7 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
 {
     struct ts_buf arg = TS_BUF_INIT, line = TS_BUF_INIT;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, in = -1, st = 0, i, argc, pidfd, exited = 0;
-    int capture_out = spec->capture_out, termed = 0, killed = 0;
+    int capture_out = spec->capture_out, termed = 0, killed = 0, failed = 0;
     double deadline = spec->timeout > 0 ? mono_clock() + spec->timeout : 0;
     char **argv;
     pid_t pid;
@@ -645,24 +686,20 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
     r->received = 0;
     r->timedout = 0;
     r->start = wall_clock();
-    pid = fork();
+    pid = start_command(argv, in, capture_out ? outp[1] : -1, capture_err ? errp[1] : -1, &failed);
     if (pid < 0)
         ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* The command dies with its worker, whatever the command does with signals. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        setpgid(0, 0);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGUSR1, SIG_DFL);
-        if (in >= 0)
-            dup2(in, 0);
-        if (capture_out)
-            dup2(outp[1], 1);
+    if (failed != 0) {
+        char msg[600];
+        int n = snprintf(msg, sizeof msg, "ts-worker: %s: cannot run %s: %s\n", spec->name, argv[0],
+                         strerror(failed));
+
+        /* In the log, and in the tail of what the command wrote, as if it had said so. */
+        if (write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
+            (void)0;
         if (capture_err)
-            dup2(errp[1], 2);
-        execvp(argv[0], argv);
-        ts_warn("%s: cannot run %s: %s", spec->name, argv[0], strerror(errno));
-        _exit(127);
+            ts_buf_add_tail(&r->tail, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1,
+                            TS_TAIL_MAX);
     }
     setpgid(pid, pid); /* as the child does: whichever runs first */
     running = pid;
