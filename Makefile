@@ -57,7 +57,7 @@ CLIENT_OBJS = $(CLIENT_SRCS:%.c=$(B)/%.o)
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
-UNIT = $(B)/t/unit/match-test
+UNIT = $(B)/t/unit/match-test $(B)/t/unit/placeholder-test
 
 all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION)
 
