@@ -161,6 +161,14 @@ FLAKY='n=$(cat "$TS_TMP/n.$1" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$
     grep -q 'worker crashy\[[0-9]*\]: 6 short runs in a row: giving up' "$TS_TMP/tsd.log"
 }
 
+@test "supervision: -k forgets a worker waiting to be restarted, and returns" {
+    ts-eval --name between --restart always -- sh -c 'exit 0' > /dev/null
+    wait_for dumped_has '"name":"between".*"state":"restarting"'
+    run ts-eval -k between
+    [ "$status" -eq 0 ]
+    wait_stat workers 0
+}
+
 @test "supervision: --restart always starts a run-once worker again after a clean exit" {
     ts-eval --name again --restart always -- sh -c 'ts-out ran "$TS_WORKER_INDEX"' > /dev/null
     run ts-in -n 2 -t 30 ran 0
