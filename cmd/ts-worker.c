@@ -233,6 +233,10 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_drain;
     sigaction(SIGUSR1, &sa, NULL);
+    /* The daemon starts us with SIGUSR1 blocked until now (worker.c). */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
     busy = 1;
     if (spec.take == NULL) {
         /* A run-once job; its sequence number in the job log is the worker's index + 1. */

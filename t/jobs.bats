@@ -456,3 +456,28 @@ EOF"
     [ "${lines[2]}" = '{"ok":true,"n":2}' ]
     [ "$(ts-dump | tr '\n' ' ')" = '["r",1] ["r",2] ' ]
 }
+
+@test "ts-worker on its own: retries, timeout, grace, stdin, job log; SIGUSR1 stops it after its job" {
+    ts-worker --name solo --take 'job ?int' --put 'r {2} {status} {stdout}' --retries 1 \
+        --backoff 0.1 --timeout 0.5 --grace 0.1 --stdin null --joblog "$TS_TMP/solo.log" \
+        -- sh -c 'case $1 in 1) cat;; 2) trap "" TERM; sleep 100;; esac' sh '{2}' &
+    bg $!
+    pid=$!
+    ts-out job 1
+    [ "$(ts-in -t 30 -j r 1 '?' '?')" = '["r",1,0,""]' ]      # stdin was /dev/null
+    ts-out job 2
+    [ "$(ts-in -t 30 -j r 2 '?' '?')" = '["r",2,137,""]' ]    # TERM ignored: KILLed, twice
+    [[ "$(ts-in -t 0 -j ts.error solo '?' '?' '?' '?')" == "[\"ts.error\",\"solo\",$pid,137,\"\",[\"job\",2]]" ]]
+    [ "$(grep -c $'\t-1\t9\tsh -c' "$TS_TMP/solo.log")" -eq 2 ]
+    [ "$(head -n 1 "$TS_TMP/solo.log" | cut -f 1,9)" = "$(printf 'Seq\tCommand')" ]
+    kill -USR1 "$pid"
+    wait_gone "$pid"
+    run wait "$pid"
+    [ "$status" -eq 0 ]
+    run ts-worker --retries x -- true
+    [ "$status" -eq 2 ]
+    run ts-worker --stdin maybe -- true
+    [ "$status" -eq 2 ]
+    run ts-worker --timeout -1 -- true
+    [ "$status" -eq 2 ]
+}

@@ -327,7 +327,12 @@ become_worker(struct ts_workers *ws, char **argv, char **env, const char *cwd, i
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         _exit(111); /* the daemon died before we could ask to follow it */
+    /*
+     * SIGUSR1 (--scale: stop after your job) stays blocked until ts-worker
+     * has its handler: one that came sooner would kill it.
+     */
     sigemptyset(&none);
+    sigaddset(&none, SIGUSR1);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
     null = open("/dev/null", O_RDONLY);
