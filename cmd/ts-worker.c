@@ -244,6 +244,8 @@ main(int argc, char **argv)
 
         seq = index != NULL ? strtoull(index, NULL, 10) + 1 : 1;
         for (attempt = 1;; attempt++) {
+            if (stop_asked) /* stopped before the command started */
+                _exit(attempt == 1 ? 128 + SIGTERM : rp->status);
             ts_buf_reset(&rp->out);
             ts_buf_reset(&rp->tail);
             run(&spec, NULL, 0, rp);
@@ -287,6 +289,8 @@ main(int argc, char **argv)
             _exit(0);
         take_job(the_conn, NULL, &tuple, &id, &attempt, &seq);
         busy = 1;
+        if (stop_asked) /* before the command started: the job goes back untouched */
+            _exit(128 + SIGTERM);
         if (seq == 0) /* not the daemon's worker: number the jobs ourselves */
             seq = ++own_seq;
         ts_buf_reset(&rp->out);
@@ -643,6 +647,9 @@ start_command(char **argv, int in, int out, int err, int *failed)
         *fail = errno;
         _exit(127);
     }
+    /* Known before any signal can come: the handler passes SIGTERM on to it. */
+    if (pid > 0)
+        running = pid;
     sigprocmask(SIG_SETMASK, &old, NULL);
     return pid;
 }
@@ -706,9 +713,6 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
                             TS_TAIL_MAX);
     }
     setpgid(pid, pid); /* as the child does: whichever runs first */
-    running = pid;
-    if (stop_asked) /* a SIGTERM that came while we were starting it */
-        kill(-pid, SIGTERM);
     for (i = 0; i < argc; i++)
         free(argv[i]);
     free(argv);
