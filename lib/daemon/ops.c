@@ -64,7 +64,7 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     json_error_t e;
     json_t *req, *op;
     const char *name;
-    char err[200];
+    char err[400];
     size_t i;
 
     if (len == 0 || ts_wire_blank(line, len))
@@ -75,7 +75,7 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     }
     req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
     if (req == NULL) {
-        ts_client_error(c, "bad", "malformed request at byte %d: %s", e.position, e.text);
+        ts_client_error(c, "bad", "malformed request at byte %d: %s", e.position, ts_json_why(&e));
         return;
     }
     if (!json_is_object(req)) {
@@ -84,6 +84,11 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     }
     if (ts_wire_version_of(req, err, sizeof err) < 0) {
         ts_client_error(c, "version", "%s", err);
+        goto out;
+    }
+    /* jansson has read every number as a double or an int64: none may have changed. */
+    if (ts_check_numbers(line, len, 0, NULL, err, sizeof err) < 0) {
+        ts_client_error(c, "bad", "%s", err);
         goto out;
     }
     op = json_object_get(req, "op");
