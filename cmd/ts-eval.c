@@ -16,13 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "mem.h"
 #include "placeholder.h"
+#include "tuple.h"
 #include "wire.h"
 
 #define USAGE                                                                                      \
-    "ts-eval [-h] [--backoff seconds] [-g seconds] [--joblog file] [-n count] [--name name]\n"     \
+    "ts-eval [-hS] [--backoff seconds] [-g seconds] [--joblog file] [-n count] [--name name]\n"    \
     "               [--put fields] [--restart always|on-failure|never] [--retries count]\n"        \
     "               [-s socket] [--stdin tuple|null] [--take fields] [--timeout seconds]\n"        \
     "               {--sh script | -- command [arg ...]}\n"                                        \
@@ -50,6 +52,8 @@ static const char help_text[] =
     "  --retries count      run a failed job again, up to count more times (default 0)\n"
     "  -s socket            the daemon's socket (default: $TS_SOCKET,\n"
     "                       $XDG_RUNTIME_DIR/ts/default, /tmp/ts-UID/default)\n"
+    "  -S, --strings        every word of --take and --put is a string, but for formals\n"
+    "                       and placeholders\n"
     "  --scale name count   make the workers called name count, while they run\n"
     "  --sh script          run script with /bin/sh -c, placeholders passed as \"$1\", ...\n"
     "  --stdin tuple|null   the command's standard input: the taken tuple (default)\n"
@@ -78,7 +82,7 @@ static int stop(struct ts_conn *conn, const char *name, double grace);
 static int show_log(struct ts_conn *conn, const char *name);
 static int scale(struct ts_conn *conn, const char *name, const char *count);
 static int wait_for(const char *sock, const char *name, int progress);
-static json_t *split(const char *what, const char *text, int tmpl, char ***words);
+static json_t *split(const char *what, const char *text, int tmpl, int flags, char ***words);
 static double seconds(const char *what, const char *s, double max);
 static int asks_wait(int argc, char **argv);
 
@@ -111,6 +115,7 @@ main(int argc, char **argv)
         {"scale", required_argument, NULL, O_SCALE},
         {"sh", required_argument, NULL, O_SH},
         {"stdin", required_argument, NULL, O_STDIN},
+        {"strings", no_argument, NULL, 'S'},
         {"take", required_argument, NULL, 'T'},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"version", no_argument, NULL, 'V'},
@@ -126,13 +131,13 @@ main(int argc, char **argv)
     double grace = -1, backoff = -1, timeout = -1;
     struct ts_conn *conn;
     long count = 1, retries = -1;
-    int ch, rc, i, progress = 0, nflag = 0;
+    int ch, rc, i, progress = 0, nflag = 0, flags = 0;
     size_t k;
 
     ts_cli_init("ts-eval");
     waiting = asks_wait(argc, argv);
     argv[0] = "ts-eval"; /* getopt's messages name the command */
-    while ((ch = getopt_long(argc, argv, "+g:hk:n:s:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+g:hk:n:Ss:", longopts, NULL)) != -1) {
         switch (ch) {
         case O_BACKOFF: backoff = seconds("backoff", optarg, 86400); break;
         case 'g': grace = seconds("grace period", optarg, TS_GRACE_MAX); break;
@@ -150,6 +155,7 @@ main(int argc, char **argv)
         case 'N': name = optarg; break;
         case O_PROGRESS: progress = 1; break;
         case 'P': put = optarg; break;
+        case 'S': flags |= TS_WORDS_STRINGS; break;
         case O_RESTART:
             if (strcmp(optarg, "always") != 0 && strcmp(optarg, "on-failure") != 0 &&
                 strcmp(optarg, "never") != 0)
@@ -218,9 +224,9 @@ main(int argc, char **argv)
     if (argc == 0 && script == NULL)
         usage();
     if (take != NULL)
-        tmpl = split("--take", take, 1, &takew);
+        tmpl = split("--take", take, 1, flags, &takew);
     if (put != NULL)
-        putj = split("--put", put, 0, &putw);
+        putj = split("--put", put, 0, flags, &putw);
     if (script != NULL) {
         const char *words[] = {script, NULL};
 
@@ -363,10 +369,16 @@ seconds(const char *what, const char *s, double max)
     return v;
 }
 
-/* FIELDS is one shell word holding blank-separated fields. */
+/*
+ * FIELDS is one shell word holding blank-separated fields.  The words of
+ * --put go to the workers as words: one without a placeholder is checked
+ * here as a field, and with -S written as a JSON string, so that the
+ * worker reads it as that string.
+ */
 static json_t *
-split(const char *what, const char *text, int tmpl, char ***words)
+split(const char *what, const char *text, int tmpl, int flags, char ***words)
 {
+    struct ts_buf quoted = TS_BUF_INIT;
     char err[400];
     json_t *v;
     int n = ts_split_words(text, words, err, sizeof err), i;
@@ -376,19 +388,32 @@ split(const char *what, const char *text, int tmpl, char ***words)
     if (n == 0)
         ts_die(TS_EXIT_USAGE, "bad %s '%s': no fields", what, text);
     if (tmpl) {
-        v = ts_words_template(*words, n, err, sizeof err);
+        v = ts_words_template_flags(*words, n, flags, err, sizeof err);
         if (v == NULL)
             ts_die(TS_EXIT_USAGE, "%s: %s", what, err);
         return v;
     }
     v = json_array();
     for (i = 0; i < n; i++) {
-        json_t *s = json_string((*words)[i]);
+        const char *w = (*words)[i];
+        json_t *s, *checked;
 
-        if (s == NULL)
+        if (!ts_has_placeholder(w)) {
+            if ((checked = ts_word_parse(w, flags, err, sizeof err)) == NULL)
+                ts_die(TS_EXIT_USAGE, "bad %s word '%s': %s", what, w, err);
+            json_decref(checked);
+            if (flags & TS_WORDS_STRINGS) {
+                ts_buf_reset(&quoted);
+                ts_canon_string(w, strlen(w), &quoted);
+                ts_buf_add(&quoted, "", 1);
+                w = ts_buf_head(&quoted);
+            }
+        }
+        if ((s = json_string(w)) == NULL)
             ts_die(TS_EXIT_USAGE, "bad %s '%s': not valid UTF-8", what, text);
         json_array_append_new(v, s);
     }
+    ts_buf_free(&quoted);
     return v;
 }
 

@@ -3,8 +3,10 @@
  *
  * The input is split on NUL bytes into words (a final NUL ends the last word
  * rather than starting an empty one).  The words go through
- * ts_words_template and ts_words_tuple as one command line; each word goes
- * through ts_word_value, ts_json_template, ts_json_tuple and ts_split_words,
+ * ts_words_template and ts_words_tuple as one command line, and again with
+ * TS_WORDS_STRINGS; each word goes through ts_word_value, ts_word_parse (with
+ * and without the flag), ts_word_respelled, ts_json_template, ts_json_tuple
+ * and ts_split_words,
  * and the split words through ts_placeholders_check (as a command, and as
  * --put words after the previous word's split) and again through
  * ts_words_template and ts_words_tuple.
@@ -14,6 +16,10 @@
  *   - a template made from words, or accepted by ts_json_template, compiles;
  *   - a tuple made from words, or accepted by ts_json_tuple, has a canonical
  *     form (a non-empty array) and one field per word;
+ *   - with TS_WORDS_STRINGS every field of a tuple is a string, the word
+ *     itself, and a word of valid UTF-8 is never refused;
+ *   - ts_word_value never refuses, and agrees with ts_word_parse where that
+ *     accepts;
  *   - ts_split_words gives the same words back when they are joined again,
  *     each quoted with '...' (a ' inside written '\'');
  *   - the script ts_sh_script makes of a word holds no placeholder (the
@@ -85,6 +91,29 @@ check_tuple(json_t *t, size_t n, const char *word)
         fail("accepted tuple has no canonical form", word);
     free(off);
     ts_buf_free(&b);
+    json_decref(t);
+}
+
+/* With TS_WORDS_STRINGS, a tuple of the words themselves, or NULL only for bad UTF-8. */
+static void
+check_strings(json_t *t, char **words, size_t n)
+{
+    size_t i;
+
+    if (t == NULL) {
+        for (i = 0; i < n; i++)
+            if (ts_utf8_check(words[i], strlen(words[i])) < strlen(words[i]))
+                return;
+        if (n > 0)
+            fail("TS_WORDS_STRINGS refused words of valid UTF-8", words[0]);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const json_t *f = json_array_get(t, i);
+
+        if (!json_is_string(f) || strcmp(json_string_value(f), words[i]) != 0)
+            fail("TS_WORDS_STRINGS field is not its word", words[i]);
+    }
     json_decref(t);
 }
 
@@ -194,6 +223,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arity = json_array_size(tm);
     check_template(tm, n > 0 ? words[0] : NULL);
     check_tuple(ts_words_tuple(words, (int)n, err, sizeof err), n, n > 0 ? words[0] : NULL);
+    check_template(ts_words_template_flags(words, (int)n, TS_WORDS_STRINGS, err, sizeof err),
+                   n > 0 ? words[0] : NULL);
+    check_strings(ts_words_tuple_flags(words, (int)n, TS_WORDS_STRINGS, err, sizeof err), words, n);
 
     for (i = 0; i < n; i++) {
         const char *w = words[i];
@@ -203,6 +235,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (v == NULL)
             fail("ts_word_value returned NULL", w);
+        {
+            json_t *p = ts_word_parse(w, 0, err, sizeof err);
+
+            if (p != NULL && !json_equal(p, v))
+                fail("ts_word_value and ts_word_parse differ", w);
+            json_decref(p);
+            p = ts_word_parse(w, TS_WORDS_STRINGS, err, sizeof err);
+            if (p != NULL && (!json_is_string(p) || strcmp(json_string_value(p), w) != 0))
+                fail("ts_word_parse with TS_WORDS_STRINGS is not the word as a string", w);
+            json_decref(p);
+            (void)ts_word_respelled(w);
+        }
         json_decref(v);
         check_sh(w);
         check_stdout(w);
