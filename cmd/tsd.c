@@ -228,7 +228,11 @@ private_socket(char *path, size_t pathlen, char *dir, size_t dirlen)
         n = snprintf(dir, dirlen, "/tmp/tsd.XXXXXX");
     if (n < 0 || (size_t)n >= dirlen - 6 || mkdtemp(dir) == NULL)
         ts_die(TS_EXIT_FAIL, "cannot make a private directory for the socket: %s", strerror(errno));
-    snprintf(path, pathlen, "%s/sock", dir);
+    n = snprintf(path, pathlen, "%s/sock", dir);
+    if (n < 0 || (size_t)n >= pathlen) {
+        rmdir(dir);
+        ts_die(TS_EXIT_USAGE, "socket path %s/sock: too long", dir);
+    }
 }
 
 /* Signals tsd -- command passes on to the command. */
