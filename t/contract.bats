@@ -164,9 +164,12 @@ while True:
 @test "every page's SYNOPSIS is its command's usage, and every option of --help is on its page" {
     command -v man > /dev/null || skip "man is not installed"
     for cmd in tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker; do
-        usage=$("$cmd" --help | sed -n '1,/^$/p' | sed 's/^usage: //; s/^ *//; /^$/d')
+        # One line per form: a usage line that does not start with the
+        # command's name continues the form before it.
+        forms='{ sub(/^ +/, "") } $1 == c { if (f != "") print f; f = $0; next } { f = f " " $0 } END { print f }'
+        usage=$("$cmd" --help | sed -n '1,/^$/p' | sed 's/^usage: //; /^$/d' | awk -v c="$cmd" "$forms")
         synopsis=$(MANWIDTH=300 man -l "$MAN/$cmd.1" 2>/dev/null |
-            sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d; s/^ *//; /^$/d')
+            sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d; /^ *$/d' | awk -v c="$cmd" "$forms")
         [ "$usage" = "$synopsis" ] || { echo "$cmd: usage: $usage; synopsis: $synopsis"; false; }
         for opt in $("$cmd" --help | grep -oE '^  +-(-[a-z]+|[0-9A-Za-z])' | tr -d ' '); do
             case $opt in
