@@ -38,10 +38,11 @@ B ?= build
 CORE_SRCS = lib/core/buf.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
             lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
-DAEMON_SRCS = lib/daemon/block.c lib/daemon/events.c lib/daemon/index.c lib/daemon/lease.c \
-              lib/daemon/log.c lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c \
-              lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c \
-              lib/daemon/waiter.c lib/daemon/worker.c
+DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemon/explain.c \
+              lib/daemon/follow.c lib/daemon/index.c lib/daemon/lease.c lib/daemon/log.c \
+              lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c lib/daemon/server.c \
+              lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c lib/daemon/waiter.c \
+              lib/daemon/worker.c
 CLI_SRCS = cmd/cli.c
 PUBLIC_HDR = lib/client/ts.h
 PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker

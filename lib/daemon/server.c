@@ -32,6 +32,7 @@ static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
 static void worker_waited(void *arg, void *token, const struct ts_waited *r);
 static size_t worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit);
+static void worker_event(void *arg, const struct ts_worker_event *e);
 static void teardown(struct ts_server *srv);
 
 struct ts_server *
@@ -78,8 +79,8 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {worker_put,    worker_stopped, worker_gone,
-                                    worker_waited, worker_count,   srv};
+    struct ts_worker_hooks hooks = {
+        worker_put, worker_stopped, worker_gone, worker_waited, worker_count, srv, worker_event};
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
@@ -108,7 +109,8 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     }
     ts_timer_init(&srv->accept_timer, on_accept_retry, srv);
     ts_loop_hook(srv->loop, on_idle, srv);
-    ts_space_init(&srv->space, ts_block_deliver, srv);
+    ts_events_init(&srv->events);
+    ts_space_init(&srv->space, srv->loop, &srv->events, ts_block_deliver, srv);
     srv->workers = ts_workers_new(srv->loop, srv->path, srv->helper, &hooks);
     srv->clients.loop = srv->loop;
     srv->clients.serve = ts_ops_serve;
@@ -127,6 +129,11 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     if (ts_loop_run(srv->loop) < 0)
         ts_log("event loop failed: %s", strerror(errno));
     ts_log("stopping");
+    if (ts_events_on(&srv->events)) {
+        struct ts_event e = {TS_EV_SHUTDOWN, 0, NULL, 0, NULL, 0, NULL, NULL, 0};
+
+        ts_events_emit(&srv->events, &e);
+    }
     teardown(srv);
     return 0;
 }
@@ -278,6 +285,49 @@ worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
     return n;
 }
 
+/* The workers' event hook: worker-start, worker-exit, worker-error. */
+static void
+worker_event(void *arg, const struct ts_worker_event *e)
+{
+    struct ts_server *srv = arg;
+    struct ts_event ev = {TS_EV_WORKER_START, e->pid, NULL, 0, NULL, 0, NULL, NULL, 0};
+    struct ts_buf more = TS_BUF_INIT, text = TS_BUF_INIT;
+    uint32_t *off = NULL;
+    json_t *name, *tuple;
+
+    if (!ts_events_on(&srv->events))
+        return;
+    name = json_string(e->name);
+    ts_buf_addstr(&more, "\"name\":");
+    ts_canon(name, &more);
+    json_decref(name);
+    if (e->what == TS_WORKER_STARTED) {
+        ts_buf_printf(&more, ",\"index\":%d", e->index);
+    } else {
+        ev.kind = e->what == TS_WORKER_EXITED ? TS_EV_WORKER_EXIT : TS_EV_WORKER_ERROR;
+        if (e->status >= 0)
+            ts_buf_printf(&more, ",\"status\":%d", e->status);
+    }
+    /* The tuple it failed on, with its field offsets for the followers' filters. */
+    tuple = e->tuple != NULL ? json_loadb(e->tuple, e->len, 0, NULL) : NULL;
+    if (json_array_size(tuple) > 0) {
+        off = ts_xmalloc(json_array_size(tuple) * sizeof *off);
+        if (ts_canon_tuple(tuple, &text, off, NULL, 0) == 0) {
+            ev.text = ts_buf_head(&text);
+            ev.len = ts_buf_len(&text);
+            ev.off = off;
+            ev.arity = (uint32_t)json_array_size(tuple);
+        }
+    }
+    json_decref(tuple);
+    ev.more = ts_buf_head(&more);
+    ev.morelen = ts_buf_len(&more);
+    ts_events_emit(&srv->events, &ev);
+    ts_buf_free(&more);
+    ts_buf_free(&text);
+    free(off);
+}
+
 /* The workers' gone hook: no client is that worker any more. */
 static void
 worker_gone(void *arg, struct ts_worker *w)
@@ -318,6 +368,7 @@ teardown(struct ts_server *srv)
         ts_clients_service(&srv->clients);
         ts_blocking_free(&srv->ops.blocking);
         ts_space_free(&srv->space);
+        ts_events_free(&srv->events);
         ts_loop_free(srv->loop);
         srv->loop = NULL;
     }

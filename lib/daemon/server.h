@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "events.h"
 #include "loop.h"
 #include "ops.h"
 #include "session.h"
@@ -27,6 +28,7 @@ struct ts_server {
     int sigfd;                  /* signalfd: TERM, INT, HUP, CHLD */
     struct ts_loop *loop;
     struct ts_space space;
+    struct ts_events events; /* the event stream: the space, the waiters, the workers */
     struct ts_clients clients;
     struct ts_ops ops;            /* what serving requests needs */
     struct ts_workers *workers;   /* processes started by eval */

@@ -1,14 +1,20 @@
 /*
  * space.h: the tuple space: the store, the waiters, and the rules that tie
- * them together (delivery order on out, lending and confirmation).  It knows
- * nothing of sockets: it hands tuples to waiters through a callback.
+ * them together (delivery order on out, lending and confirmation, tuples
+ * that end by themselves).  It knows nothing of sockets: it hands tuples
+ * to waiters through a callback, and tells what happens to the event
+ * stream (events.h).
  */
 #ifndef TS_SPACE_H
 #define TS_SPACE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "events.h"
+#include "lease.h"
+#include "loop.h"
 #include "store.h"
 #include "waiter.h"
 
@@ -22,18 +28,41 @@ typedef int ts_deliver_fn(struct ts_waiter *w, struct ts_tuple *t, void *arg);
 struct ts_space {
     struct ts_store *store;
     struct ts_waiters waiters;
+    struct ts_leases *leases; /* deadlines and owners of the tuples that have them */
+    struct ts_events *events; /* told what happens; may be NULL */
     ts_deliver_fn *deliver;
     void *arg;
     struct ts_waiter **rds; /* scratch for ts_waiters_match */
     size_t rdcap;
 };
 
-void ts_space_init(struct ts_space *sp, ts_deliver_fn *deliver, void *arg);
+/* How a tuple is put, beyond its text. */
+struct ts_put {
+    int64_t deadline; /* wall-clock ns since the Epoch at which it ends; 0: never */
+    pid_t owner;      /* it ends when this process ends; 0: it does not */
+    pid_t by;         /* the client that puts it, for the events; 0: the daemon */
+};
+
+/* The loop keeps the leases' time and watches their processes. */
+void ts_space_init(struct ts_space *sp, struct ts_loop *loop, struct ts_events *events,
+                   ts_deliver_fn *deliver, void *arg);
 void ts_space_free(struct ts_space *sp);
 
 /* Put a tuple (canonical text and offsets) into the space and offer it. */
 void ts_space_out(struct ts_space *sp, const char *text, size_t len, const uint32_t *off,
                   uint32_t arity);
+/*
+ * The same with a deadline, an owner and the client that puts it (p may be
+ * NULL).  Returns 1 if it was stored, 0 if it had ended already (a past
+ * deadline, an owner that cannot be watched), when nothing is stored.
+ * Check the owner first with ts_space_watch.
+ */
+int ts_space_put(struct ts_space *sp, const char *text, size_t len, const uint32_t *off,
+                 uint32_t arity, const struct ts_put *p);
+/* Can tuples live with process pid?  0, or -1 with errno (ESRCH: no such process). */
+int ts_space_watch(struct ts_space *sp, pid_t pid);
+/* The watch was for nothing: no tuple was put. */
+void ts_space_unwatch(struct ts_space *sp, pid_t pid);
 
 /*
  * Serve a request from what is stored now: offer w every visible match
@@ -47,10 +76,19 @@ int ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uin
 /* Stop waiting (timeout, disconnect): w is removed from the waiters. */
 void ts_space_cancel(struct ts_space *sp, struct ts_waiter *w);
 
-/* The taker confirmed a lent tuple: it is gone for good. */
-void ts_space_confirm(struct ts_space *sp, struct ts_tuple *t);
+/* The oldest stored tuple matching tm, lent ones included, or NULL (put-if-absent). */
+const struct ts_tuple *ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm);
 
-/* The taker went away unconfirmed: t is visible again, in its old place, and offered. */
-void ts_space_return(struct ts_space *sp, struct ts_tuple *t);
+/* Is t still there to be seen: not ended, not past its deadline? */
+int ts_space_alive(struct ts_space *sp, const struct ts_tuple *t);
+
+/* The taker (client by) confirmed a lent tuple: it is gone for good. */
+void ts_space_confirm(struct ts_space *sp, struct ts_tuple *t, pid_t by);
+
+/*
+ * The taker (client by) went away unconfirmed: t is visible again, in its
+ * old place, and offered; unless it ended while it was lent, when it goes.
+ */
+void ts_space_return(struct ts_space *sp, struct ts_tuple *t, pid_t by);
 
 #endif
