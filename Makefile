@@ -43,7 +43,7 @@ DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemo
               lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c lib/daemon/server.c \
               lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c lib/daemon/waiter.c \
               lib/daemon/worker.c
-CLI_SRCS = cmd/cli.c
+CLI_SRCS = cmd/cli.c cmd/hold.c
 PUBLIC_HDR = lib/client/ts.h
 PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker
 MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1 \
