@@ -45,9 +45,9 @@ DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemo
               lib/daemon/worker.c
 CLI_SRCS = cmd/cli.c cmd/hold.c
 PUBLIC_HDR = lib/client/ts.h
-PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker
+PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker ts-top
 MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1 \
-       man/ts-worker.1
+       man/ts-top.1 man/ts-worker.1
 MAN3 = man/libts.3
 MAN7 = man/ts-tuples.7 man/ts-protocol.7
 

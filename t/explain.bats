@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ts-dump -w, the dump that explains.
+# ts-dump -w, the dump that explains, and ts-top, the live view.
 
 load helper
 
@@ -106,4 +106,42 @@ why_of() {
     wait_stat waiters 1
     run ts-dump -w
     [[ "$output" == *'"same_length":0,"near_miss":null}}' ]]
+}
+
+@test "ts-top without a terminal prints one snapshot" {
+    ts-out job 1
+    ts-out job 2
+    ts-out result 1 2
+    ts-in wait '?' 3>&- &
+    bg $!
+    ts-eval --name sleeper -- sleep 100 > /dev/null
+    wait_stat waiters 1
+    run ts-top
+    [ "$status" -eq 0 ]
+    echo "$output"
+    [[ "${lines[0]}" == "ts-top: $TS_SOCKET, pid $TSD_PID, up "* ]]
+    [[ "$output" == *"tuples 3 "*"waiters 1 "*"workers 1 "* ]]
+    grep -Eq '^ +2 +2 +"job"$' <<< "$output"
+    grep -Eq '^ +1 +3 +"result"$' <<< "$output"
+    grep -Eq '^ +[0-9]+ +in +[0-9.]+s +\["wait","\?"\]$' <<< "$output"
+    grep -Eq '^ +sleeper +[0-9]+ +running +[0-9.]+s +0 +0 *$' <<< "$output"
+    [[ "$output" != *$'\e'* ]]
+}
+
+@test "ts-top -n 2 -d 0.1 prints two snapshots; usage errors are exit 2" {
+    run ts-top -n 2 -d 0.1
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^ts-top: ' <<< "$output")" -eq 2 ]
+    for args in "-n 0" "-d x" "-d 0" "extra"; do
+        run ts-top $args
+        [ "$status" -eq 2 ]
+    done
+    run ts-top --help
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == "usage: ts-top "* ]]
+    run ts-top --version
+    [[ "$output" =~ ^ts-top\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+    stop_daemon
+    run ts-top -s /nonexistent/sock
+    [ "$status" -eq 3 ]
 }
