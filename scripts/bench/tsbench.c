@@ -28,6 +28,17 @@
  *       N connections wait as above; then K outs nobody waits for (each
  *       taken back), and a shutdown.  For counting the server's
  *       instructions under callgrind: run with K = 0 and K > 0.
+ *   tsbench leases SOCKET N SPREAD
+ *       A follower of the event stream; then N leases ["lease", i] with
+ *       random times to live from 0.5 to 0.5 + SPREAD seconds, pipelined
+ *       on one connection; then the N expire events.  Prints the rate of
+ *       the puts, how many expired, how many expired out of the order of
+ *       their deadlines, and the median, 99th percentile and largest delay
+ *       from deadline to expiry, in milliseconds.
+ *   tsbench putleases SOCKET N TTL
+ *       Put N leases ["pending", i] with random times to live from TTL/2
+ *       to TTL seconds, and return: the space for a pairs run with leases
+ *       pending, or ending during it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -502,6 +513,102 @@ cmd_idle(const char *path, int n, int k)
     return 0;
 }
 
+/* Pipeline n leased outs on fd, and read their replies. */
+static void
+put_leases(struct reader *r, const char *tag, int n, double lo, double hi)
+{
+    char *batch = malloc(1 << 20);
+    int i = 0, sent = 0;
+
+    if (batch == NULL)
+        die("malloc");
+    while (sent < n) {
+        size_t len = 0;
+        int k;
+
+        for (k = 0; k < 1000 && sent < n; k++, sent++)
+            len += (size_t)sprintf(batch + len,
+                                   "{\"op\":\"out\",\"tuple\":[\"%s\",%d],\"ttl\":%.6f}\n", tag,
+                                   sent, lo + (hi - lo) * drand48());
+        send_all(r->fd, batch, len);
+        for (; i < sent; i++)
+            finish(r);
+    }
+    free(batch);
+}
+
+static int
+cmd_leases(const char *path, int n, double spread)
+{
+    struct reader *ctl = calloc(1, sizeof *ctl), *fol = calloc(1, sizeof *fol);
+    struct reader *put = calloc(1, sizeof *put);
+    static const char follow[] = "{\"op\":\"follow\",\"tmpl\":[\"lease\",\"?\"]}\n";
+    double *late = malloc((size_t)n * sizeof *late), last = 0, t0;
+    int expired = 0, disorder = 0;
+    pid_t pid;
+
+    if (ctl == NULL || fol == NULL || put == NULL || late == NULL)
+        die("malloc");
+    srand48(getpid());
+    ctl->fd = connect_to(path);
+    fol->fd = connect_to(path);
+    put->fd = connect_to(path);
+    send_all(fol->fd, follow, sizeof follow - 1);
+    while (stat_of(ctl, "followers") < 1)
+        usleep(1000);
+    /* The puts from another process: the follower must be read meanwhile. */
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        die("fork");
+    if (pid == 0) {
+        t0 = now();
+        put_leases(put, "lease", n, 0.5, 0.5 + spread);
+        printf("lease_puts_per_sec %.0f\n", n / (now() - t0));
+        fflush(stdout);
+        _exit(0);
+    }
+    while (expired < n) {
+        char *line = read_line(fol), *p, *q;
+        double t, d;
+
+        if (strncmp(line, "{\"dropped\":", 11) == 0) {
+            fprintf(stderr, "tsbench: the follower dropped events: %s\n", line);
+            exit(1);
+        }
+        if (strncmp(line, "{\"event\":\"expire\",", 18) != 0)
+            continue;
+        p = strstr(line, "\"time\":");
+        q = strstr(line, "\"deadline\":");
+        if (p == NULL || q == NULL)
+            continue;
+        t = atof(p + 7);
+        d = atof(q + 11);
+        if (d < last)
+            disorder++;
+        last = d;
+        late[expired++] = (t - d) * 1e3;
+    }
+    waitpid(pid, NULL, 0);
+    qsort(late, (size_t)n, sizeof *late, cmp_double);
+    printf("expired %d\nout_of_order %d\n", expired, disorder);
+    printf("late_median_ms %.2f\nlate_p99_ms %.2f\nlate_max_ms %.2f\n", late[n / 2],
+           late[(int)(n * 0.99)], late[n - 1]);
+    return 0;
+}
+
+static int
+cmd_putleases(const char *path, int n, double ttl)
+{
+    struct reader *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        die("malloc");
+    srand48(getpid());
+    r->fd = connect_to(path);
+    put_leases(r, "pending", n, ttl / 2, ttl);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -515,6 +622,12 @@ main(int argc, char **argv)
         return cmd_waiters(argv[2], atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "idle") == 0)
         return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters|idle SOCKET ... (see the source)\n");
+    if (argc == 5 && strcmp(argv[1], "leases") == 0)
+        return cmd_leases(argv[2], atoi(argv[3]), atof(argv[4]));
+    if (argc == 5 && strcmp(argv[1], "putleases") == 0)
+        return cmd_putleases(argv[2], atoi(argv[3]), atof(argv[4]));
+    fprintf(stderr,
+            "usage: tsbench pairs|take|rdall|waiters|idle|leases|putleases SOCKET ... (see the "
+            "source)\n");
     return 2;
 }
