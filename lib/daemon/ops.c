@@ -412,6 +412,14 @@ op_dump(struct ts_client *c, json_t *req)
         ts_store_iter(space->store, tm, &it);
         while ((t = ts_iter_next(&it)) != NULL)
             dump_tuple(t, &d);
+        if (it.costly != NULL) {
+            t = it.costly;
+            ts_tmpl_costly(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, err,
+                           sizeof err);
+            ts_tmpl_free(tm);
+            ts_client_error(c, "costly", "%s", err);
+            return;
+        }
         ts_tmpl_free(tm);
     } else {
         ts_store_each(space->store, dump_tuple, &d);

@@ -31,6 +31,15 @@
  *
  * A waiter that goes away (timeout, disconnect) is removed from the index
  * before anything else happens, so no tuple is ever handed to it.
+ *
+ * Too costly to tell
+ * ------------------
+ * Whether a template with regular expressions matches a tuple is worked
+ * out only within a budget (template.h).  When a request's template cannot
+ * tell a tuple it is offered, or its walk of the store passes the budget,
+ * the request ends with an error through the costly callback: never a
+ * silent "no match", and never a stall of the daemon.  A waiting in that
+ * fails so does not take the tuple, which goes on to the next in.
  */
 #include <stdlib.h>
 
@@ -39,11 +48,12 @@
 static void offer(struct ts_space *sp, struct ts_tuple *t);
 
 void
-ts_space_init(struct ts_space *sp, ts_deliver_fn *deliver, void *arg)
+ts_space_init(struct ts_space *sp, ts_deliver_fn *deliver, ts_costly_fn *costly, void *arg)
 {
     sp->store = ts_store_new();
     ts_waiters_init(&sp->waiters);
     sp->deliver = deliver;
+    sp->costly = costly;
     sp->arg = arg;
     sp->rds = NULL;
     sp->rdcap = 0;
@@ -71,9 +81,20 @@ offer(struct ts_space *sp, struct ts_tuple *t)
 
     taker = ts_waiters_match(&sp->waiters, t, &sp->rds, &nrd, &sp->rdcap);
     /* rd waiters were collected before any delivery can remove one. */
-    for (i = 0; i < nrd; i++)
-        if (sp->deliver(sp->rds[i], t, sp->arg))
-            ts_waiters_del(&sp->waiters, sp->rds[i]);
+    for (i = 0; i < nrd; i++) {
+        struct ts_waiter *w = sp->rds[i];
+
+        if (w->costly) {
+            char why[300];
+
+            ts_waiters_del(&sp->waiters, w);
+            ts_tmpl_costly(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, why,
+                           sizeof why);
+            sp->costly(w, why, sp->arg);
+        } else if (sp->deliver(w, t, sp->arg)) {
+            ts_waiters_del(&sp->waiters, w);
+        }
+    }
     if (taker != NULL) {
         ts_store_lend(sp->store, t);
         if (sp->deliver(taker, t, sp->arg))
@@ -95,6 +116,14 @@ ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_
             ts_store_lend(sp->store, t);
         if (sp->deliver(w, t, sp->arg))
             return 1;
+    }
+    if (it.costly != NULL) {
+        char why[300];
+
+        t = it.costly;
+        ts_tmpl_costly(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, why, sizeof why);
+        sp->costly(w, why, sp->arg);
+        return 1;
     }
     if (!now_only)
         ts_waiters_add(&sp->waiters, w);

@@ -19,16 +19,25 @@
  */
 typedef int ts_deliver_fn(struct ts_waiter *w, struct ts_tuple *t, void *arg);
 
+/*
+ * End w's request with an error: its template cannot tell whether a tuple
+ * matches within the regular expression budget (template.h), and why says
+ * so in one line.  w is no longer among the waiters, and is offered
+ * nothing more.
+ */
+typedef void ts_costly_fn(struct ts_waiter *w, const char *why, void *arg);
+
 struct ts_space {
     struct ts_store *store;
     struct ts_waiters waiters;
     ts_deliver_fn *deliver;
+    ts_costly_fn *costly;
     void *arg;
     struct ts_waiter **rds; /* scratch for ts_waiters_match */
     size_t rdcap;
 };
 
-void ts_space_init(struct ts_space *sp, ts_deliver_fn *deliver, void *arg);
+void ts_space_init(struct ts_space *sp, ts_deliver_fn *deliver, ts_costly_fn *costly, void *arg);
 void ts_space_free(struct ts_space *sp);
 
 /* Put a tuple (canonical text and offsets) into the space and offer it. */
@@ -39,8 +48,10 @@ void ts_space_out(struct ts_space *sp, const char *text, size_t len, const uint3
  * Serve a request from what is stored now: offer w every visible match
  * that arrived after the tuple numbered after (0: all of them), oldest
  * first, until the callback says it wants no more.  Returns 1 if it said
- * so; otherwise, unless now_only is set, w is filed as a waiter and 0 is
- * returned.  With now_only, returns 0 without filing.
+ * so, or if the walk passed the regular expression budget (the costly
+ * callback has then ended the request); otherwise, unless now_only is set,
+ * w is filed as a waiter and 0 is returned.  With now_only, returns 0
+ * without filing.
  */
 int ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_t after);
 
