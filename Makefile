@@ -23,6 +23,11 @@ CXX ?= c++
 PKG_CONFIG ?= pkg-config
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+# TRE matches the ?~ formals in linear time (lib/core/ere.h).  Only its
+# include path is taken: Debian's tre.pc also carries its own build's
+# -D_FORTIFY_SOURCE and -Wdate-time, which are not ours to set.
+TRE_CFLAGS := $(shell $(PKG_CONFIG) --cflags-only-I tre 2>/dev/null)
+TRE_LIBS := $(shell $(PKG_CONFIG) --libs-only-L --libs-only-l tre 2>/dev/null || echo -ltre)
 
 VERSION = 0.2.0
 SOVERSION = 0
@@ -30,12 +35,12 @@ SOVERSION = 0
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
        -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) -fPIC -MMD -MP
-LDLIBS = $(JANSSON_LIBS) -lm
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) $(TRE_CFLAGS) -fPIC -MMD -MP
+LDLIBS = $(JANSSON_LIBS) $(TRE_LIBS) -lm
 
 B ?= build
 
-CORE_SRCS = lib/core/buf.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
+CORE_SRCS = lib/core/buf.c lib/core/ere.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
             lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
 DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemon/explain.c \

@@ -238,6 +238,7 @@ ts_conn_status(const json_t *reply, char *err, size_t errlen)
     /* A daemon of another uid is one we cannot use: as good as unreachable. */
     if (strcmp(code, "denied") == 0)
         return TS_EXIT_CONN;
+    /* "costly", "failed", and codes added later. */
     return TS_EXIT_FAIL;
 }
 

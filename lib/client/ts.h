@@ -38,7 +38,7 @@ extern "C" {
 #define TS_EXIT_NOMATCH 1 /* no matching tuple within the timeout */
 #define TS_EXIT_USAGE 2   /* usage error, bad tuple, template or request */
 #define TS_EXIT_CONN 3    /* the daemon cannot be reached, or the connection broke */
-#define TS_EXIT_FAIL 4    /* the daemon refused the request for another reason */
+#define TS_EXIT_FAIL 4    /* the daemon refused the request for another reason (such as "costly") */
 
 /* Longest socket path: sun_path less its NUL. */
 #define TS_PATH_MAX 107
@@ -157,7 +157,12 @@ struct ts_query {
     int all;            /* every match now, no waiting (count, timeout ignored) */
 };
 
-/* Run an in or rd; fn sees each tuple.  TS_EXIT_NOMATCH when none came. */
+/*
+ * Run an in or rd; fn sees each tuple.  TS_EXIT_NOMATCH when none came.  A
+ * request may also end with an error after some tuples (TS_EXIT_FAIL when
+ * its regular expressions cost too much, ts-tuples(7)); the tuples fn took
+ * are confirmed all the same.
+ */
 TS_API int ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *arg,
                     char *err, size_t errlen);
 

@@ -226,6 +226,18 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
 }
 
 void
+ts_block_costly(struct ts_waiter *w, const char *why, void *arg)
+{
+    struct ts_block *b = w->owner;
+
+    (void)arg;
+    b->paused = 0;
+    ts_wire_error(&b->client->out, "costly", why);
+    ts_client_touch(b->client, 0);
+    ts_block_end(b);
+}
+
+void
 ts_block_drained(struct ts_block *b)
 {
     if (b->follow != NULL)

@@ -70,6 +70,13 @@
  * for), "timeout" or "lost" (the client went away).  Pausing neither ends
  * nor starts a wait.  A request served without waiting has neither.
  *
+ * Too costly
+ * ----------
+ * An in or rd whose template cannot tell a tuple within the regular
+ * expression budget (template.h) ends at once with a "costly" error line,
+ * after whatever tuples it was sent; what it took stays lent until acked
+ * or the client goes, as always.
+ *
  * Timeouts
  * --------
  * A wait with a timeout has a timer in the loop's heap.  At the deadline
@@ -171,6 +178,8 @@ void ts_block_ask(struct ts_block *b, const struct ts_ask *a);
 
 /* The space's delivery callback (space.h): queue t for the waiter's client. */
 int ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg);
+/* The space's costly callback (space.h): the request ends with a "costly" error. */
+void ts_block_costly(struct ts_waiter *w, const char *why, void *arg);
 
 /*
  * The client's queued output is down to half its limit: resume a paused

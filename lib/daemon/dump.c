@@ -169,8 +169,9 @@ lent_lines(struct dump *d)
     for (i = 0; i < d->nheld && shown < d->r->limit; i++) {
         const struct ts_tuple *t = v[i].t;
 
-        if (d->r->tm != NULL &&
-            !ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
+        /* One too costly to tell may match: it is shown. */
+        if (d->r->tm != NULL && ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t),
+                                              t->arity, NULL) == 0)
             continue;
         ts_buf_add(d->out, "{\"lent\":", 8);
         ts_buf_add(d->out, ts_tuple_text(t), t->len);
@@ -307,12 +308,13 @@ retry_line(struct ts_tuple *t, void *arg)
     ts_buf_add(d->out, "}}\n", 3);
 }
 
-uint64_t
+void
 ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_workers *workers,
-        const struct ts_dump_req *r, struct ts_buf *out)
+        const struct ts_dump_req *r, struct ts_buf *out, struct ts_dump_res *res)
 {
     struct dump d = {clients, blocking->space, r, out, ts_wall_clock(), 0, NULL, 0};
 
+    res->costly = NULL;
     if (r->tuples) {
         if (r->tm != NULL) {
             struct ts_iter it;
@@ -321,6 +323,11 @@ ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_work
             ts_store_iter(d.space->store, r->tm, &it);
             while ((t = ts_iter_next(&it)) != NULL)
                 tuple_line(t, &d);
+            if (it.costly != NULL) {
+                res->n = d.n;
+                res->costly = it.costly;
+                return;
+            }
         } else {
             ts_store_each(d.space->store, tuple_line, &d);
         }
@@ -336,5 +343,5 @@ ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_work
         ts_store_each(d.space->store, retry_line, &d);
     }
     free(d.held);
-    return d.n;
+    res->n = d.n;
 }

@@ -25,12 +25,20 @@ struct ts_dump_req {
     size_t limit;             /* lent and waiter lines, at most, each */
 };
 
+/* How a dump went. */
+struct ts_dump_res {
+    uint64_t n;                     /* tuple lines sent */
+    const struct ts_tuple *costly;  /* the tuple tm could not tell within budget, or NULL */
+};
+
 /*
- * Append the lines to out; returns how many tuple lines there were.  The
- * lent tuples are found on the lent lists of the clients' blocks, the jobs
- * held for a retry in blocking (block.h).
+ * Append the lines to out, and say in *res how many tuple lines there
+ * were.  The lent tuples are found on the lent lists of the clients'
+ * blocks, the jobs held for a retry in blocking (block.h).  A walk of the
+ * tuples that passes the regular expression budget stops there, with
+ * res->costly set, and nothing else is appended.
  */
-uint64_t ts_dump(struct ts_clients *clients, struct ts_blocking *blocking,
-                 struct ts_workers *workers, const struct ts_dump_req *r, struct ts_buf *out);
+void ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_workers *workers,
+             const struct ts_dump_req *r, struct ts_buf *out, struct ts_dump_res *res);
 
 #endif

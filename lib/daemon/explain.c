@@ -41,7 +41,7 @@ field_fits(const struct search *s, const struct ts_tuple *t, uint32_t i)
     if (s->one[i] == NULL)
         return 1;
     /* The byte before a field is '[' or ',', and the one after ',' or ']'. */
-    return ts_tmpl_match(s->one[i], ts_tuple_text(t) + off[i] - 1, len + 2, &one, 1);
+    return ts_tmpl_match(s->one[i], ts_tuple_text(t) + off[i] - 1, len + 2, &one, 1, NULL) == 1;
 }
 
 /*

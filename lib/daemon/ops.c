@@ -217,6 +217,7 @@ op_out(struct ts_client *c, json_t *req)
     char err[300];
     double ttl;
     long pid;
+    int found = 0;
 
     if (ts_wire_out_of(req, &b, err, sizeof err) < 0 ||
         ts_wire_put_of(req, &ttl, &pid, err, sizeof err) < 0) {
@@ -234,9 +235,14 @@ op_out(struct ts_client *c, json_t *req)
             ts_client_error(c, "failed", "cannot watch process %ld: %s", pid, strerror(errno));
         goto out;
     }
-    if (tm != NULL && (t = ts_space_find(space, tm)) != NULL) {
+    if (tm != NULL && (found = ts_space_find(space, tm, &t)) == 1) {
         ts_client_error(c, "exists", "not put: %.*s matches the unless template",
                         (int)(t->len > 200 ? 200 : t->len), ts_tuple_text(t));
+        goto unwatch;
+    }
+    if (found == TS_MATCH_COSTLY) {
+        ts_tmpl_costly(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, err, sizeof err);
+        ts_client_error(c, "costly", "unless: %s", err);
         goto unwatch;
     }
     if (ttl == 0) {
@@ -420,6 +426,7 @@ op_dump(struct ts_client *c, json_t *req)
     struct ts_ops *o = ctx_of(c);
     json_t *tmpl = json_object_get(req, "tmpl"), *limit = json_object_get(req, "limit");
     struct ts_dump_req r = {NULL, 1, 0, 0, SIZE_MAX};
+    struct ts_dump_res res;
     const char *flags[] = {"tuples", "waiters", "explain"};
     int *flag[] = {&r.tuples, &r.waiters, &r.explain};
     struct ts_tmpl *tm = NULL;
@@ -449,8 +456,16 @@ op_dump(struct ts_client *c, json_t *req)
         return;
     }
     r.tm = tm;
-    ts_wire_ok_n(&c->out, ts_dump(o->clients, &o->blocking, o->workers, &r, &c->out));
-    ts_client_touch(c, 0);
+    ts_dump(o->clients, &o->blocking, o->workers, &r, &c->out, &res);
+    if (res.costly != NULL) {
+        const struct ts_tuple *t = res.costly;
+
+        ts_tmpl_costly(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, err, sizeof err);
+        ts_client_error(c, "costly", "%s", err);
+    } else {
+        ts_wire_ok_n(&c->out, res.n);
+        ts_client_touch(c, 0);
+    }
     ts_tmpl_free(tm);
 }
 

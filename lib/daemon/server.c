@@ -110,7 +110,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     ts_timer_init(&srv->accept_timer, on_accept_retry, srv);
     ts_loop_hook(srv->loop, on_idle, srv);
     ts_events_init(&srv->events);
-    ts_space_init(&srv->space, srv->loop, &srv->events, ts_block_deliver, srv);
+    ts_space_init(&srv->space, srv->loop, &srv->events, ts_block_deliver, ts_block_costly, srv);
     srv->workers = ts_workers_new(srv->loop, srv->path, srv->helper, &hooks);
     srv->clients.loop = srv->loop;
     srv->clients.serve = ts_ops_serve;
@@ -281,6 +281,9 @@ worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
     else
         ts_store_iter(srv->space.store, tm, &it);
     while (n < limit && ts_iter_next(&it) != NULL)
+        n++;
+    /* A tuple too costly to tell may be a job: never report fewer than there may be. */
+    if (n < limit && it.costly != NULL)
         n++;
     return n;
 }

@@ -45,6 +45,15 @@
  * against the clock before it is handed out, offered or counted as there,
  * and one found past its deadline ends then.  An expired tuple is never
  * delivered.
+ *
+ * Too costly to tell
+ * ------------------
+ * Whether a template with regular expressions matches a tuple is worked
+ * out only within a budget (template.h).  When a request's template cannot
+ * tell a tuple it is offered, or its walk of the store passes the budget,
+ * the request ends with an error through the costly callback: never a
+ * silent "no match", and never a stall of the daemon.  A waiting in that
+ * fails so does not take the tuple, which goes on to the next in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,13 +69,14 @@ static void tell(struct ts_space *sp, enum ts_event_kind kind, pid_t pid, const 
 
 void
 ts_space_init(struct ts_space *sp, struct ts_loop *loop, struct ts_events *events,
-              ts_deliver_fn *deliver, void *arg)
+              ts_deliver_fn *deliver, ts_costly_fn *costly, void *arg)
 {
     sp->store = ts_store_new();
     ts_waiters_init(&sp->waiters);
     sp->leases = ts_leases_new(loop, lease_ended, sp);
     sp->events = events;
     sp->deliver = deliver;
+    sp->costly = costly;
     sp->arg = arg;
     sp->rds = NULL;
     sp->rdcap = 0;
@@ -196,9 +206,20 @@ offer(struct ts_space *sp, struct ts_tuple *t)
         return;
     taker = ts_waiters_match(&sp->waiters, t, &sp->rds, &nrd, &sp->rdcap);
     /* rd waiters were collected before any delivery can remove one. */
-    for (i = 0; i < nrd; i++)
-        if (sp->deliver(sp->rds[i], t, sp->arg))
-            ts_waiters_del(&sp->waiters, sp->rds[i]);
+    for (i = 0; i < nrd; i++) {
+        struct ts_waiter *w = sp->rds[i];
+
+        if (w->costly) {
+            char why[300];
+
+            ts_waiters_del(&sp->waiters, w);
+            ts_tmpl_costly(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, why,
+                           sizeof why);
+            sp->costly(w, why, sp->arg);
+        } else if (sp->deliver(w, t, sp->arg)) {
+            ts_waiters_del(&sp->waiters, w);
+        }
+    }
     if (taker != NULL) {
         ts_store_lend(sp->store, t);
         if (sp->deliver(taker, t, sp->arg))
@@ -222,6 +243,14 @@ ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_
         if (sp->deliver(w, t, sp->arg))
             return 1;
     }
+    if (it.costly != NULL) {
+        char why[300];
+
+        t = it.costly;
+        ts_tmpl_costly(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, why, sizeof why);
+        sp->costly(w, why, sp->arg);
+        return 1;
+    }
     if (!now_only)
         ts_waiters_add(&sp->waiters, w);
     return 0;
@@ -233,8 +262,8 @@ ts_space_cancel(struct ts_space *sp, struct ts_waiter *w)
     ts_waiters_del(&sp->waiters, w);
 }
 
-const struct ts_tuple *
-ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm)
+int
+ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm, const struct ts_tuple **found)
 {
     struct ts_iter it;
     struct ts_tuple *t;
@@ -246,9 +275,11 @@ ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm)
 
         if (l != NULL && (l->ended || expired(sp, t, &now)))
             continue;
-        return t;
+        *found = t;
+        return 1;
     }
-    return NULL;
+    *found = it.costly;
+    return it.costly != NULL ? TS_MATCH_COSTLY : 0;
 }
 
 int

@@ -25,12 +25,21 @@
  */
 typedef int ts_deliver_fn(struct ts_waiter *w, struct ts_tuple *t, void *arg);
 
+/*
+ * End w's request with an error: its template cannot tell whether a tuple
+ * matches within the regular expression budget (template.h), and why says
+ * so in one line.  w is no longer among the waiters, and is offered
+ * nothing more.
+ */
+typedef void ts_costly_fn(struct ts_waiter *w, const char *why, void *arg);
+
 struct ts_space {
     struct ts_store *store;
     struct ts_waiters waiters;
     struct ts_leases *leases; /* deadlines and owners of the tuples that have them */
     struct ts_events *events; /* told what happens; may be NULL */
     ts_deliver_fn *deliver;
+    ts_costly_fn *costly;
     void *arg;
     struct ts_waiter **rds; /* scratch for ts_waiters_match */
     size_t rdcap;
@@ -45,7 +54,7 @@ struct ts_put {
 
 /* The loop keeps the leases' time and watches their processes. */
 void ts_space_init(struct ts_space *sp, struct ts_loop *loop, struct ts_events *events,
-                   ts_deliver_fn *deliver, void *arg);
+                   ts_deliver_fn *deliver, ts_costly_fn *costly, void *arg);
 void ts_space_free(struct ts_space *sp);
 
 /* Put a tuple (canonical text and offsets) into the space and offer it. */
@@ -68,16 +77,22 @@ void ts_space_unwatch(struct ts_space *sp, pid_t pid);
  * Serve a request from what is stored now: offer w every visible match
  * that arrived after the tuple numbered after (0: all of them), oldest
  * first, until the callback says it wants no more.  Returns 1 if it said
- * so; otherwise, unless now_only is set, w is filed as a waiter and 0 is
- * returned.  With now_only, returns 0 without filing.
+ * so, or if the walk passed the regular expression budget (the costly
+ * callback has then ended the request); otherwise, unless now_only is set,
+ * w is filed as a waiter and 0 is returned.  With now_only, returns 0
+ * without filing.
  */
 int ts_space_request(struct ts_space *sp, struct ts_waiter *w, int now_only, uint64_t after);
 
 /* Stop waiting (timeout, disconnect): w is removed from the waiters. */
 void ts_space_cancel(struct ts_space *sp, struct ts_waiter *w);
 
-/* The oldest stored tuple matching tm, lent ones included, or NULL (put-if-absent). */
-const struct ts_tuple *ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm);
+/*
+ * The oldest stored tuple matching tm, lent ones included (put-if-absent):
+ * 1 with it in *t, 0 when there is none, TS_MATCH_COSTLY with *t the tuple
+ * tm could not tell within the regular expression budget.
+ */
+int ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm, const struct ts_tuple **t);
 
 /* Is t still there to be seen: not ended, not past its deadline? */
 int ts_space_alive(struct ts_space *sp, const struct ts_tuple *t);

@@ -417,6 +417,8 @@ ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
     it->next = NULL;
     it->k = 0;
     it->lent = 0;
+    it->spent = 0;
+    it->costly = NULL;
     for (i = 0; i < tm->arity && st->ft.cap > 0; i++) {
         const struct ts_tfield *f = &tm->f[i];
         uintptr_t e;
@@ -460,10 +462,17 @@ struct ts_tuple *
 ts_iter_next(struct ts_iter *it)
 {
     struct ts_tuple *t;
+    int m;
 
     for (t = it->next; t != NULL; t = t->link[it->k].next) {
-        if ((!t->lent || it->lent) &&
-            ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity)) {
+        if (t->lent && !it->lent)
+            continue;
+        m = ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, &it->spent);
+        if (m == TS_MATCH_COSTLY) {
+            it->costly = t;
+            break;
+        }
+        if (m) {
             it->next = t->link[it->k].next;
             return t;
         }

@@ -84,6 +84,8 @@ struct ts_iter {
     uint32_t k;               /* which link the walk follows */
     int lent;                 /* lent tuples match too */
     struct ts_tuple *next;    /* next candidate */
+    uint64_t spent;           /* regular expression work of the walk so far */
+    struct ts_tuple *costly;  /* the tuple the walk stopped at over budget, or NULL */
 };
 
 struct ts_store *ts_store_new(void);
@@ -103,7 +105,12 @@ void ts_store_del(struct ts_store *st, struct ts_tuple *t);
 void ts_store_lend(struct ts_store *st, struct ts_tuple *t);
 void ts_store_unlend(struct ts_store *st, struct ts_tuple *t);
 
-/* Start a walk over the visible (not lent) tuples that match tm, oldest first. */
+/*
+ * Start a walk over the visible (not lent) tuples that match tm, oldest
+ * first.  The walk's regular expression work is bounded (template.h): one
+ * that would pass the budget ends it early, with it->costly set to the
+ * tuple it could not tell.
+ */
 void ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
 /* The same walk, lent tuples included (what is in flight counts too). */
 void ts_store_iter_all(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
