@@ -43,7 +43,9 @@
  * glibc is a reference only where it is safe to run: never on an ERE that
  * looks costly for its regcomp (known.h), and only against strings short
  * enough for the ERE, at most REF_CAP units in ere.h's cost model (glibc's
- * regexec can take seconds where TRE takes microseconds).  Elsewhere, and
+ * regexec can take seconds where TRE takes microseconds), and never on an
+ * ERE with an interval and an anchor inside, which glibc gets wrong
+ * (glibc_drops_anchors).  Elsewhere, and
  * where a match would pass the library's budget (TS_MATCH_COSTLY), the
  * library's answer is checked only for consistency between the matcher,
  * the store and the waiters.
@@ -326,6 +328,39 @@ any_formal_text(const json_t *v, int (*pred)(const char *s))
  */
 #define REF_CAP 100000
 
+/*
+ * Does glibc get this ERE wrong?  Its regcomp expands an interval by
+ * copying the repeated subexpression, and the copies lose their anchors:
+ * (a$){2} and (^a){2} match "aa", and (a$b()a*a|b){2}c matches
+ * "abababbabac" (a$b can never match, so only bbc could).  POSIX and TRE
+ * keep ^ and $ anchors wherever they are (t/unit/match-cases holds these).
+ * So an ERE with both an interval and an anchor that is not its first or
+ * last byte has no reference, only the consistency checks.  Brackets are
+ * skipped roughly (a ']' first in the list is taken as the end): erring
+ * makes the check skip more, never less.
+ */
+static int
+glibc_drops_anchors(const char *ere)
+{
+    size_t n = strlen(ere), i;
+    int interval = 0, inner_anchor = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ere[i] == '\\' && i + 1 < n) {
+            i++;
+        } else if (ere[i] == '[') {
+            while (i + 1 < n && ere[i + 1] != ']')
+                i++;
+            i++;
+        } else if (ere[i] == '{') {
+            interval = 1;
+        } else if ((ere[i] == '^' && i > 0) || (ere[i] == '$' && i + 1 < n)) {
+            inner_anchor = 1;
+        }
+    }
+    return interval && inner_anchor;
+}
+
 /* What check_ere found, over one template: see ref_safe. */
 static size_t ref_longest;
 static int ref_refused, ref_unsafe;
@@ -369,7 +404,7 @@ check_ere(const char *s)
     }
     if (re == NULL)
         ref_refused = 1;
-    else if (ts_ere_cost(re, ref_longest) > REF_CAP)
+    else if (ts_ere_cost(re, ref_longest) > REF_CAP || glibc_drops_anchors(ere))
         ref_unsafe = 1;
     ts_ere_free(re);
     return 0;
