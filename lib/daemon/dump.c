@@ -170,8 +170,8 @@ lent_lines(struct dump *d)
         const struct ts_tuple *t = v[i].t;
 
         /* One too costly to tell may match: it is shown. */
-        if (d->r->tm != NULL && ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t),
-                                              t->arity, NULL) == 0)
+        if (d->r->tm != NULL &&
+            ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL) == 0)
             continue;
         ts_buf_add(d->out, "{\"lent\":", 8);
         ts_buf_add(d->out, ts_tuple_text(t), t->len);

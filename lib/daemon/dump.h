@@ -27,8 +27,8 @@ struct ts_dump_req {
 
 /* How a dump went. */
 struct ts_dump_res {
-    uint64_t n;                     /* tuple lines sent */
-    const struct ts_tuple *costly;  /* the tuple tm could not tell within budget, or NULL */
+    uint64_t n;                    /* tuple lines sent */
+    const struct ts_tuple *costly; /* the tuple tm could not tell within budget, or NULL */
 };
 
 /*

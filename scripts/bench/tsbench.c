@@ -615,6 +615,9 @@ cmd_putleases(const char *path, int n, double ttl)
     srand48(getpid());
     r->fd = connect_to(path);
     put_leases(r, "pending", n, ttl / 2, ttl);
+    return 0;
+}
+
 /* One request on r, through its final line: returns the time, and its code in *how. */
 static double
 ask(struct reader *r, const char *req, size_t n, char *how, size_t howlen)
