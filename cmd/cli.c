@@ -215,6 +215,15 @@ print_escaped(FILE *fp, const char *s, size_t n)
     }
 }
 
+int
+ts_cli_flush(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return TS_EXIT_OK;
+    ts_warn("cannot write output: %s", strerror(errno));
+    return TS_EXIT_FAIL;
+}
+
 void
 ts_print_json(FILE *fp, const json_t *v)
 {
@@ -279,9 +288,8 @@ print_one(struct ts_got *got, void *arg)
     uint32_t i, printed = 0;
 
     if (got == NULL) {
-        if (fflush(stdout) == 0 && !ferror(stdout))
+        if (ts_cli_flush() == TS_EXIT_OK)
             return TS_EXIT_OK;
-        ts_warn("cannot write output: %s", strerror(errno));
         p->failed = 1;
         return TS_EXIT_FAIL;
     }

@@ -41,6 +41,9 @@ void ts_cli_fields(int argc, char **argv, int optind_, const char *lastarg);
 /* Resolve -s PATH / $TS_SOCKET / defaults and connect; exits 3 on failure. */
 struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen);
 
+/* Flush stdout: TS_EXIT_OK, or TS_EXIT_FAIL once a write failed, after saying so. */
+int ts_cli_flush(void);
+
 /* Print a value (a tuple) in canonical text, on a line of its own. */
 void ts_print_json(FILE *fp, const json_t *v);
 

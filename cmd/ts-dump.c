@@ -141,9 +141,11 @@ dump(struct ts_conn *conn, json_t *tmpl, int wflag)
         ts_print_json(stdout, json_object_get(reply, "tuple"));
         json_decref(reply);
     }
-    if (rc != TS_EXIT_OK)
+    if (rc != TS_EXIT_OK) {
         ts_warn("%s", err);
-    return rc;
+        return rc;
+    }
+    return ts_cli_flush();
 }
 
 static double
@@ -213,11 +215,8 @@ follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
         }
         fwrite(line, 1, len, stdout);
         putchar('\n');
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            snprintf(err, sizeof err, "cannot write output: %s", strerror(errno));
-            rc = TS_EXIT_FAIL;
-            break;
-        }
+        if ((rc = ts_cli_flush()) != TS_EXIT_OK)
+            return rc;
         if (strncmp(line, "{\"event\":", 9) == 0 && count > 0)
             count--;
         if (strncmp(line, "{\"event\":\"shutdown\"", 19) == 0)
@@ -260,5 +259,5 @@ stats(struct ts_conn *conn)
         printf("\n");
     }
     json_decref(reply);
-    return TS_EXIT_OK;
+    return ts_cli_flush();
 }

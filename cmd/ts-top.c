@@ -158,9 +158,10 @@ main(int argc, char **argv)
         fwrite(ts_buf_head(&screen), 1, ts_buf_len(&screen), stdout);
         if (tty)
             fputs("\033[J", stdout);
-        fflush(stdout);
         free_snap(&prev);
         prev = cur;
+        if ((rc = ts_cli_flush()) != TS_EXIT_OK)
+            break;
         if (count >= 0 && frame + 1 >= count)
             break;
         /* Wait for the next frame, a key, a signal or a new size. */

@@ -145,3 +145,15 @@ why_of() {
     run ts-top -s /nonexistent/sock
     [ "$status" -eq 3 ]
 }
+
+@test "ts-dump and ts-top that cannot write their output say so and exit 4" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    ts-out job 1
+    for cmd in "ts-dump" "ts-dump -S" "ts-dump -w" "ts-top"; do
+        run sh -c "$cmd > /dev/full"
+        echo "$cmd: $status $output"
+        [ "$status" -eq 4 ]
+        [[ "$output" == *": cannot write output: No space left on device" ]]
+    done
+    [ "$(ts-dump)" = '["job",1]' ]
+}
