@@ -450,6 +450,9 @@ ts_cli_query(int argc, char **argv, int take)
     rc = ts_query(conn, &q, print_one, &p, err, sizeof err);
     if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH && !p.failed)
         ts_warn("%s", err);
+    /* ts-in flushed before it confirmed; what ts-rd printed is flushed here. */
+    if (rc == TS_EXIT_OK && !p.failed)
+        rc = ts_cli_flush();
     ts_conn_close(conn);
     json_decref(tmpl);
     free(p.formal);

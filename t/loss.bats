@@ -92,6 +92,15 @@ print(subprocess.call(["ts-in", "k", "?"], stdout=w))'
     [ "$(ts-dump)" = '["k",1]' ]
 }
 
+@test "a ts-rd that cannot write its output says so and exits 4" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    ts-out k 1
+    run sh -c "ts-rd k '?' > /dev/full"
+    [ "$status" -eq 4 ]
+    [ "$output" = "ts-rd: cannot write output: No space left on device" ]
+    [ "$(ts-dump)" = '["k",1]' ]
+}
+
 @test "4 producers and 4 consumers move 2000 tuples, each taken exactly once" {
     for c in 1 2 3 4; do
         ts-in -n 500 -t 60 item ? > "$TS_TMP/c$c" 3>&- &
