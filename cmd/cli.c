@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -213,6 +215,24 @@ print_escaped(FILE *fp, const char *s, size_t n)
         default: fputc(s[i], fp);
         }
     }
+}
+
+double
+ts_cli_clock(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A double out of int's range does not convert (C11 6.3.1.4): -t 1e9 is 1e12 ms. */
+int
+ts_cli_poll_ms(double left)
+{
+    if (!(left > 0))
+        return 0;
+    return left * 1e3 < INT_MAX ? (int)ceil(left * 1e3) : INT_MAX;
 }
 
 int

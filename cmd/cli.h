@@ -41,6 +41,11 @@ void ts_cli_fields(int argc, char **argv, int optind_, const char *lastarg);
 /* Resolve -s PATH / $TS_SOCKET / defaults and connect; exits 3 on failure. */
 struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen);
 
+/* Seconds on the monotonic clock, for deadlines. */
+double ts_cli_clock(void);
+/* The timeout of poll(2) for left seconds: rounded up, 0 when none are left, at most INT_MAX. */
+int ts_cli_poll_ms(double left);
+
 /* Flush stdout: TS_EXIT_OK, or TS_EXIT_FAIL once a write failed, after saying so. */
 int ts_cli_flush(void);
 

@@ -4,13 +4,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -148,15 +146,6 @@ dump(struct ts_conn *conn, json_t *tmpl, int wflag)
     return ts_cli_flush();
 }
 
-static double
-monotonic(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Print each event line as it comes, flushed, until count events, the
  * time is up, a signal (^C), or the daemon shuts down: all of which are
@@ -166,7 +155,7 @@ static int
 follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
 {
     json_t *req = json_pack("{s:s}", "op", "follow"), *reply;
-    double until = seconds >= 0 ? monotonic() + seconds : 0;
+    double until = seconds >= 0 ? ts_cli_clock() + seconds : 0;
     struct sigaction sa;
     int rc, shutdown = 0;
     const char *line;
@@ -187,11 +176,8 @@ follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
             int ms = -1, n;
 
             if (seconds >= 0) {
-                double left = until - monotonic();
-
-                if (left <= 0)
+                if ((ms = ts_cli_poll_ms(until - ts_cli_clock())) == 0)
                     break;
-                ms = (int)ceil(left * 1e3);
             }
             n = poll(&p, 1, ms);
             if (n < 0 && errno != EINTR) {

@@ -502,15 +502,6 @@ counts(struct ts_conn *conn, const char *name, json_int_t c[4])
     return rc == TS_EXIT_OK && g != NULL ? 0 : -1;
 }
 
-static double
-now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 progress_line(const char *name, const json_int_t c[4], double rate, int last)
 {
@@ -541,7 +532,7 @@ wait_for(const char *sock, const char *name, int progress)
     struct ts_conn *conn, *poller = NULL;
     json_int_t c[4] = {0, 0, 0, 0}, first = -1;
     json_t *req, *reply = NULL, *failed;
-    double start = now(), rate = 0;
+    double start = ts_cli_clock(), rate = 0;
     const char *code;
     int rc;
 
@@ -563,8 +554,8 @@ wait_for(const char *sock, const char *name, int progress)
         if (counts(poller, name, c) == 0) {
             if (first < 0)
                 first = c[0] + c[1];
-            if (now() - start > 0.5)
-                rate = (double)(c[0] + c[1] - first) / (now() - start);
+            if (ts_cli_clock() - start > 0.5)
+                rate = (double)(c[0] + c[1] - first) / (ts_cli_clock() - start);
             progress_line(name, c, rate, 0);
         }
         if (poll(&pfd, 1, 500) > 0)

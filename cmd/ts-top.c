@@ -69,15 +69,6 @@ on_signal(int sig)
         stop = 1;
 }
 
-static double
-monotonic(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -167,12 +158,12 @@ main(int argc, char **argv)
         /* Wait for the next frame, a key, a signal or a new size. */
         for (next = prev.at + delay; !stop && !resized;) {
             struct pollfd p = {0, POLLIN, 0};
-            double left = next - monotonic();
+            int ms = ts_cli_poll_ms(next - ts_cli_clock());
             char key;
 
-            if (left <= 0)
+            if (ms == 0)
                 break;
-            if (poll(&p, raw_input ? 1 : 0, (int)ceil(left * 1e3)) > 0 && read(0, &key, 1) == 1 &&
+            if (poll(&p, raw_input ? 1 : 0, ms) > 0 && read(0, &key, 1) == 1 &&
                 (key == 'q' || key == 'Q'))
                 stop = 1;
         }
@@ -228,7 +219,7 @@ take_snap(struct ts_conn *conn, size_t rows, struct snap *s)
     rc = ts_conn_call(conn, req, &reply, err, sizeof err);
     json_decref(req);
     if (rc == TS_EXIT_OK) {
-        s->at = monotonic();
+        s->at = ts_cli_clock();
         s->stats = json_incref(json_object_get(reply, "stats"));
         s->groups = json_incref(json_object_get(reply, "groups"));
         if (s->groups == NULL)

@@ -554,22 +554,13 @@ wall_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double
-mono_clock(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleep, a signal notwithstanding (the handlers decide whether to exit). */
 static void
 pause_for(double seconds)
 {
-    double until = mono_clock() + seconds, left;
+    double until = ts_cli_clock() + seconds, left;
 
-    while ((left = until - mono_clock()) > 0 && !stop_asked && !drain_asked) {
+    while ((left = until - ts_cli_clock()) > 0 && !stop_asked && !drain_asked) {
         struct timespec ts = {(time_t)left, (long)((left - floor(left)) * 1e9)};
 
         nanosleep(&ts, NULL);
@@ -666,7 +657,7 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
     struct ts_buf arg = TS_BUF_INIT, line = TS_BUF_INIT;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, in = -1, st = 0, i, argc, pidfd, exited = 0;
     int capture_out = spec->capture_out, termed = 0, killed = 0, failed = 0;
-    double deadline = spec->timeout > 0 ? mono_clock() + spec->timeout : 0;
+    double deadline = spec->timeout > 0 ? ts_cli_clock() + spec->timeout : 0;
     char **argv;
     pid_t pid;
 
@@ -732,13 +723,13 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
             int wait_ms = -1, n;
 
             if (deadline > 0) {
-                double left = deadline - mono_clock();
+                double left = deadline - ts_cli_clock();
 
                 if (left <= 0) {
                     if (!termed) {
                         termed = r->timedout = 1;
                         kill(-pid, SIGTERM);
-                        deadline = mono_clock() + spec->grace;
+                        deadline = ts_cli_clock() + spec->grace;
                     } else {
                         killed = 1;
                         kill(-pid, SIGKILL);
@@ -746,7 +737,7 @@ run(const struct spec *spec, const json_t *tuple, int capture_err, struct result
                     }
                     continue;
                 }
-                wait_ms = (int)ceil(left * 1000);
+                wait_ms = ts_cli_poll_ms(left);
             }
             if (pidfd < 0 && !exited && (wait_ms < 0 || wait_ms > 20))
                 wait_ms = 20; /* no pidfd: look now and then */
