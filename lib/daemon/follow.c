@@ -1,6 +1,8 @@
 /*
  * follow.c: a client that follows the event stream (see follow.h).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "follow.h"
@@ -36,15 +38,14 @@ ts_follow_stop(struct ts_follow *f)
 void
 ts_follow_drained(struct ts_follow *f)
 {
-    struct ts_buf *out = &f->c->out;
+    char line[48];
+    int n;
 
-    if (f->dropped == 0 || ts_buf_len(out) > TS_OUT_LOW)
+    if (f->dropped == 0 || ts_buf_len(&f->c->out) > TS_OUT_LOW)
         return;
-    ts_buf_add(out, "{\"dropped\":", 11);
-    ts_buf_add_u64(out, f->dropped);
-    ts_buf_add(out, "}\n", 2);
+    n = snprintf(line, sizeof line, "{\"dropped\":%" PRIu64 "}\n", f->dropped);
+    ts_client_send(f->c, line, (size_t)n);
     f->dropped = 0;
-    ts_client_touch(f->c, 0);
 }
 
 /* An event: queued, unless the backlog is full or events are being dropped. */
@@ -61,6 +62,5 @@ sink(void *arg, const char *line, size_t len)
         f->dropped++;
         return;
     }
-    ts_buf_add(&f->c->out, line, len);
-    ts_client_touch(f->c, 0);
+    ts_client_send(f->c, line, len);
 }
