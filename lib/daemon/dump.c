@@ -50,6 +50,7 @@ struct dump {
     size_t nheld;
 };
 
+static int not_alive(void *arg, const struct ts_tuple *t);
 static void lease_members(struct dump *d, const struct ts_tuple *t);
 static void tuple_line(struct ts_tuple *t, void *arg);
 static void collect_held(struct dump *d);
@@ -99,7 +100,7 @@ tuple_line(struct ts_tuple *t, void *arg)
 {
     struct dump *d = arg;
 
-    if (t->bound && !ts_space_alive(d->space, t))
+    if (not_alive(d, t))
         return;
     d->n++;
     if (!t->bound) {
@@ -156,16 +157,16 @@ collect_held(struct dump *d)
     }
 }
 
+/* The lent tuples, oldest first; then d->held is left by address, for near_miss. */
 static void
 lent_lines(struct dump *d)
 {
-    struct held *v = ts_xmalloc((d->nheld ? d->nheld : 1) * sizeof *v);
+    struct held *v = d->held;
     size_t i, shown = 0;
 
-    if (d->nheld > 0) {
-        memcpy(v, d->held, d->nheld * sizeof *v);
-        qsort(v, d->nheld, sizeof *v, by_seq);
-    }
+    if (d->nheld == 0)
+        return;
+    qsort(v, d->nheld, sizeof *v, by_seq);
     for (i = 0; i < d->nheld && shown < d->r->limit; i++) {
         const struct ts_tuple *t = v[i].t;
 
@@ -183,7 +184,7 @@ lent_lines(struct dump *d)
         ts_buf_add(d->out, "}\n", 2);
         shown++;
     }
-    free(v);
+    qsort(v, d->nheld, sizeof *v, by_address);
 }
 
 static int
@@ -208,25 +209,21 @@ near_miss(struct dump *d, struct ts_block *b, size_t budget, size_t *same)
         return json_null();
     if (n.same_length > 0 && n.differ == 0) {
         struct held key = {n.t, 0, 0, 0}, *h;
+        /* At most 200 bytes of the tuple: less than why holds. */
+        size_t used = (size_t)snprintf(why, sizeof why, "%.*s matches",
+                                       (int)(n.t->len > 200 ? 200 : n.t->len), ts_tuple_text(n.t));
 
         h = d->nheld > 0 ? bsearch(&key, d->held, d->nheld, sizeof *d->held, by_address) : NULL;
         if (h != NULL)
-            snprintf(why, sizeof why,
-                     "%.*s matches, but it is lent to pid %ld, which has not "
-                     "confirmed it",
-                     (int)(n.t->len > 200 ? 200 : n.t->len), ts_tuple_text(n.t), h->holder);
+            snprintf(why + used, sizeof why - used,
+                     ", but it is lent to pid %ld, which has not confirmed it", h->holder);
         else if (n.t->lent)
-            snprintf(why, sizeof why,
-                     "%.*s matches, but it waits to be tried again (failed %u time%s)",
-                     (int)(n.t->len > 200 ? 200 : n.t->len), ts_tuple_text(n.t),
-                     (unsigned)n.t->failed, n.t->failed == 1 ? "" : "s");
+            snprintf(why + used, sizeof why - used,
+                     ", but it waits to be tried again (failed %u time%s)", (unsigned)n.t->failed,
+                     n.t->failed == 1 ? "" : "s");
         else if (!b->w.take)
-            snprintf(why, sizeof why,
-                     "%.*s matches; this request has had it, and waits for %ld more",
-                     (int)(n.t->len > 200 ? 200 : n.t->len), ts_tuple_text(n.t), b->want - b->got);
-        else
-            snprintf(why, sizeof why, "%.*s matches", (int)(n.t->len > 200 ? 200 : n.t->len),
-                     ts_tuple_text(n.t));
+            snprintf(why + used, sizeof why - used,
+                     "; this request has had it, and waits for %ld more", b->want - b->got);
     } else {
         snprintf(why, sizeof why, "%s", n.why);
     }
@@ -335,8 +332,6 @@ ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_work
     if (r->waiters) {
         collect_held(&d);
         lent_lines(&d);
-        if (d.nheld > 0)
-            qsort(d.held, d.nheld, sizeof *d.held, by_address);
         waiter_lines(&d);
         ts_workers_dump(workers, out);
         ts_blocking_dump(blocking, out);
