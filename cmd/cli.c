@@ -381,6 +381,25 @@ help(int take)
     ts_help(take ? usage_in : usage_rd, text);
 }
 
+json_t *
+ts_cli_template(int argc, char **argv, int jflag, int flags)
+{
+    json_t *tmpl;
+    char err[400];
+
+    /* -j with one argument that is a JSON array: the template itself. */
+    if (jflag && argc == 1 && argv[0][0] == '[') {
+        if (flags & TS_WORDS_STRINGS)
+            ts_die(TS_EXIT_USAGE, "-S and a -j template cannot be used together");
+        tmpl = ts_json_template(argv[0], err, sizeof err);
+    } else {
+        tmpl = ts_words_template_flags(argv, argc, flags, err, sizeof err);
+    }
+    if (tmpl == NULL)
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    return tmpl;
+}
+
 int
 ts_cli_query(int argc, char **argv, int take)
 {
@@ -390,7 +409,7 @@ ts_cli_query(int argc, char **argv, int take)
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     const char *usage = take ? usage_in : usage_rd;
-    const char *sock = NULL, *jtext = NULL, *lastarg = NULL;
+    const char *sock = NULL, *lastarg = NULL;
     struct ts_query q = {take ? "in" : "rd", NULL, -1, 1, 0};
     struct print_ctx p = {NULL, NULL, 0, TS_OUT_BOUND, 0};
     size_t i;
@@ -442,20 +461,10 @@ ts_cli_query(int argc, char **argv, int take)
                "--%s takes one tuple and prints nothing: -0, -a, -n and -q do not apply",
                hold ? "hold" : "run");
     if (hold || run)
-        return ts_cli_hold(run, argc, argv, sock, q.timeout, jflag, flags, usage);
+        return ts_cli_hold(run, argc, argv, nfields - optind, sock, q.timeout, jflag, flags, usage);
     if (argc == 0)
         ts_usage(usage);
-    /* -j with one argument that is a JSON array: the template itself. */
-    if (jflag && argc == 1 && argv[0][0] == '[') {
-        if (flags & TS_WORDS_STRINGS)
-            ts_die(TS_EXIT_USAGE, "-S and a -j template cannot be used together");
-        jtext = argv[0];
-        tmpl = ts_json_template(jtext, err, sizeof err);
-    } else {
-        tmpl = ts_words_template_flags(argv, argc, flags, err, sizeof err);
-    }
-    if (tmpl == NULL)
-        ts_die(TS_EXIT_USAGE, "%s", err);
+    tmpl = ts_cli_template(argc, argv, jflag, flags);
     if (jflag && p.mode != TS_OUT_NUL)
         p.mode = TS_OUT_JSON;
     if (qflag)

@@ -52,14 +52,22 @@ int ts_cli_flush(void);
 /* Print a value (a tuple) in canonical text, on a line of its own. */
 void ts_print_json(FILE *fp, const json_t *v);
 
+/*
+ * The wire template of ts-in's and ts-rd's field words, or of their one
+ * -j JSON array (jflag); flags those of ts_words_template_flags.  Exits 2
+ * when it is bad.
+ */
+json_t *ts_cli_template(int argc, char **argv, int jflag, int flags);
+
 /* The whole of ts-in (take = 1) and ts-rd (take = 0). */
 int ts_cli_query(int argc, char **argv, int take);
 
 /*
- * ts-in --run (run = 1) or --hold: argv is "field ... -- command [arg ...]",
- * flags those of ts_words_template_flags (hold.c).  Returns the exit status.
+ * ts-in --run (run = 1) or --hold: argv is "field ... -- command [arg ...]"
+ * with nfields fields before the "--" (which may be missing), flags those of
+ * ts_words_template_flags (hold.c).  Returns the exit status.
  */
-int ts_cli_hold(int run, int argc, char **argv, const char *sock, double timeout, int whole,
-                int flags, const char *usage);
+int ts_cli_hold(int run, int argc, char **argv, int nfields, const char *sock, double timeout,
+                int whole, int flags, const char *usage);
 
 #endif

@@ -38,7 +38,24 @@ forward(int sig)
         kill(child, sig);
 }
 
-/* The command's arguments: COMMAND [ARG...] and the values, or the tuple (-j). */
+/* A value in canonical text, as a new string. */
+static char *
+canon_string(const json_t *v)
+{
+    struct ts_buf b = TS_BUF_INIT;
+    char *s;
+
+    ts_canon(v, &b);
+    s = ts_xstrndup(ts_buf_head(&b), ts_buf_len(&b));
+    ts_buf_free(&b);
+    return s;
+}
+
+/*
+ * The command's arguments: COMMAND [ARG...], then the bound values (strings
+ * raw, others in canonical text) or, with -j, the whole tuple.  NULL when a
+ * string holds a NUL byte, which no argument can.
+ */
 static char **
 arguments(char **cmd, int ncmd, const json_t *tmpl, const json_t *tuple, int whole)
 {
@@ -48,23 +65,21 @@ arguments(char **cmd, int ncmd, const json_t *tmpl, const json_t *tuple, int who
 
     for (j = 0; j < ncmd; j++)
         v[k++] = ts_xstrdup(cmd[j]);
+    if (whole) {
+        v[k] = canon_string(tuple);
+        return v;
+    }
     for (i = 0; i < n; i++) {
         const json_t *f = json_array_get(tuple, i);
-        struct ts_buf b = TS_BUF_INIT;
 
-        if (!whole && !ts_tmpl_binds(json_array_get(tmpl, i)))
+        if (!ts_tmpl_binds(json_array_get(tmpl, i)))
             continue;
-        if (!whole && json_is_string(f)) {
-            if (strlen(json_string_value(f)) != json_string_length(f))
-                return NULL;
+        if (!json_is_string(f))
+            v[k++] = canon_string(f);
+        else if (strlen(json_string_value(f)) == json_string_length(f))
             v[k++] = ts_xstrdup(json_string_value(f));
-            continue;
-        }
-        ts_canon(whole ? tuple : f, &b);
-        v[k++] = ts_xstrndup(ts_buf_head(&b), ts_buf_len(&b));
-        ts_buf_free(&b);
-        if (whole)
-            break;
+        else
+            return NULL;
     }
     return v;
 }
@@ -87,8 +102,8 @@ become(char **argv, int connfd, pid_t parent, const char *tuple)
 }
 
 int
-ts_cli_hold(int run, int argc, char **argv, const char *sock, double timeout, int whole, int flags,
-            const char *usage)
+ts_cli_hold(int run, int argc, char **argv, int nfields, const char *sock, double timeout,
+            int whole, int flags, const char *usage)
 {
     struct sigaction fwd, ign;
     struct ts_conn *conn;
@@ -96,22 +111,13 @@ ts_cli_hold(int run, int argc, char **argv, const char *sock, double timeout, in
     json_t *tmpl, *tuple;
     char err[400], **args;
     uint64_t id;
-    int nfields, rc, st;
+    int rc, st;
+    size_t i;
     pid_t parent = getpid();
 
-    for (nfields = 0; nfields < argc && strcmp(argv[nfields], "--") != 0; nfields++)
-        ;
     if (nfields == 0 || nfields >= argc - 1)
         ts_usage(usage);
-    if (whole && nfields == 1 && argv[0][0] == '[') {
-        if (flags & TS_WORDS_STRINGS)
-            ts_die(TS_EXIT_USAGE, "-S and a -j template cannot be used together");
-        tmpl = ts_json_template(argv[0], err, sizeof err);
-    } else {
-        tmpl = ts_words_template_flags(argv, nfields, flags, err, sizeof err);
-    }
-    if (tmpl == NULL)
-        ts_die(TS_EXIT_USAGE, "%s", err);
+    tmpl = ts_cli_template(nfields, argv, whole, flags);
     conn = ts_cli_connect(sock, NULL, 0);
     rc = ts_take(conn, tmpl, timeout, &tuple, &id, err, sizeof err);
     if (rc != TS_EXIT_OK) {
@@ -153,8 +159,8 @@ ts_cli_hold(int run, int argc, char **argv, const char *sock, double timeout, in
     json_decref(tuple);
     json_decref(tmpl);
     ts_buf_free(&text);
-    for (nfields = 0; args[nfields] != NULL; nfields++)
-        free(args[nfields]);
+    for (i = 0; args[i] != NULL; i++)
+        free(args[i]);
     free(args);
     return rc;
 }
