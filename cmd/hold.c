@@ -84,13 +84,17 @@ arguments(char **cmd, int ncmd, const json_t *tmpl, const json_t *tuple, int who
     return v;
 }
 
-/* In the child: follow ts-in in death, keep the connection, become the command. */
+/*
+ * In the child: follow ts-in in death, keep the connection, take back the
+ * signal mask ts-in had, become the command.
+ */
 static void
-become(char **argv, int connfd, pid_t parent, const char *tuple)
+become(char **argv, int connfd, pid_t parent, const char *tuple, const sigset_t *mask)
 {
     int flags = fcntl(connfd, F_GETFD);
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
     if (getppid() != parent)
         _exit(128 + SIGKILL); /* ts-in died before we could ask to follow it */
     if (flags >= 0)
@@ -106,6 +110,7 @@ ts_cli_hold(int run, int argc, char **argv, int nfields, const char *sock, doubl
             int whole, int flags, const char *usage)
 {
     struct sigaction fwd, ign;
+    sigset_t block, mask;
     struct ts_conn *conn;
     struct ts_buf text = TS_BUF_INIT;
     json_t *tmpl, *tuple;
@@ -133,11 +138,22 @@ ts_cli_hold(int run, int argc, char **argv, int nfields, const char *sock, doubl
     ts_buf_add(&text, "", 1);
     fflush(stdout);
     fflush(stderr);
+    /*
+     * The signals are held from before the fork until their handlers are
+     * set: a SIGTERM in between would otherwise end ts-in, and the command
+     * with a SIGKILL instead of the SIGTERM passed on.
+     */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &mask);
     child = fork();
     if (child < 0)
         ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
     if (child == 0)
-        become(args, ts_conn_fd(conn), parent, ts_buf_head(&text));
+        become(args, ts_conn_fd(conn), parent, ts_buf_head(&text), &mask);
     /* As system(3): the terminal's ^C and ^\ are for the command; the others we pass on. */
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
@@ -147,6 +163,7 @@ ts_cli_hold(int run, int argc, char **argv, int nfields, const char *sock, doubl
     fwd.sa_handler = forward;
     sigaction(SIGTERM, &fwd, NULL);
     sigaction(SIGHUP, &fwd, NULL);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     while (waitpid(child, &st, 0) < 0)
         if (errno != EINTR)
             ts_die(TS_EXIT_FAIL, "waitpid: %s", strerror(errno));
