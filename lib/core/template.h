@@ -124,6 +124,13 @@ int ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const 
 void ts_tmpl_costly(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
                     uint32_t arity, char *err, size_t errlen);
 
+/*
+ * May a and b match the same tuple?  Same arity, and at each position two
+ * literals that are equal, or a literal of a type a typed formal accepts;
+ * anything else is taken as possible.
+ */
+int ts_tmpl_overlap(const struct ts_tmpl *a, const struct ts_tmpl *b);
+
 /* Index of the literal field to use as an index key, or -1 if none. */
 int ts_tmpl_key(const struct ts_tmpl *tm);
 

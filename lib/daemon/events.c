@@ -7,7 +7,6 @@
 
 #include "events.h"
 #include "mem.h"
-#include "tuple.h"
 
 struct ts_subscriber {
     struct ts_tmpl *tm; /* filter, or NULL */
@@ -124,31 +123,4 @@ ts_events_emit(struct ts_events *ev, const struct ts_event *e)
         }
         s->sink(s->arg, ts_buf_head(&ev->line), ts_buf_len(&ev->line));
     }
-}
-
-int
-ts_tmpl_overlap(const struct ts_tmpl *a, const struct ts_tmpl *b)
-{
-    uint32_t i;
-
-    if (a->arity != b->arity)
-        return 0;
-    for (i = 0; i < a->arity; i++) {
-        const struct ts_tfield *x = &a->f[i], *y = &b->f[i];
-
-        if (x->kind != TS_F_LIT) {
-            const struct ts_tfield *t = x;
-
-            x = y;
-            y = t;
-        }
-        if (x->kind != TS_F_LIT)
-            continue;
-        if (y->kind == TS_F_LIT &&
-            (x->litlen != y->litlen || memcmp(x->lit, y->lit, x->litlen) != 0))
-            return 0;
-        if (y->kind == TS_F_TYPE && (y->types & ts_field_type(x->lit, x->litlen)) == 0)
-            return 0;
-    }
-    return 1;
 }

@@ -89,11 +89,4 @@ void ts_events_unsubscribe(struct ts_events *ev, struct ts_subscriber *s);
 /* Tell every subscriber whose filter e passes. */
 void ts_events_emit(struct ts_events *ev, const struct ts_event *e);
 
-/*
- * May a and b match the same tuple?  Same arity, and at each position two
- * literals that are equal, or a literal of a type a typed formal accepts;
- * anything else is taken as possible.
- */
-int ts_tmpl_overlap(const struct ts_tmpl *a, const struct ts_tmpl *b);
-
 #endif
