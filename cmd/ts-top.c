@@ -282,12 +282,9 @@ static const char *
 text_of(const json_t *v, struct ts_buf *b)
 {
     ts_buf_reset(b);
-    if (v == NULL || json_is_null(v))
-        ts_buf_add(b, "", 1);
-    else {
+    if (v != NULL && !json_is_null(v))
         ts_canon(v, b);
-        ts_buf_add(b, "", 1);
-    }
+    ts_buf_add(b, "", 1);
     return ts_buf_head(b);
 }
 
