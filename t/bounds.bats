@@ -242,3 +242,25 @@ while True:
     ts-out "$(ab_string 10240)"
     wait_for lines_with "$TS_TMP/follow" '"event":"out"' 1
 }
+
+@test "ts-dump -w explaining waiters with a costly regular expression stays within one request's budget" {
+    [ -z "${TS_VALGRIND:-}" ] || skip "too slow under valgrind"
+    # The waiters are not offered ["x", ...] (their first field differs),
+    # but explaining each compares its expression with all 8000 strings of
+    # 3000 bytes: each match within one match's budget (about 1 ms here),
+    # the five waiters' together about 80 times the request's (0.5 s).
+    for i in 1 2 3 4 5; do
+        "$WIRE" "$TS_SOCKET" "{\"op\":\"rd\",\"tmpl\":[\"w$i\",\"$COSTLY\"]}" > /dev/null &
+        bg $!
+    done
+    wait_stat waiters 5
+    python3 -c 'import random
+random.seed(14)
+for i in range(8000):
+    print("".join(random.choice("ab") for _ in range(3000)))' | ts-out -l x
+    run timeout 10 ts-dump -w w1 '?'
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == '{"waiter":'* ]]
+    run timeout 10 ts-dump -w
+    [ "$status" -eq 0 ]
+}

@@ -48,6 +48,7 @@ struct dump {
     uint64_t n;        /* tuple lines */
     struct held *held; /* every lent tuple, by address */
     size_t nheld;
+    uint64_t spent; /* regular expression work, within TS_ERE_REQUEST_BUDGET (template.h) */
 };
 
 static int not_alive(void *arg, const struct ts_tuple *t);
@@ -171,8 +172,8 @@ lent_lines(struct dump *d)
         const struct ts_tuple *t = v[i].t;
 
         /* One too costly to tell may match: it is shown. */
-        if (d->r->tm != NULL &&
-            ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL) == 0)
+        if (d->r->tm != NULL && ts_tmpl_match(d->r->tm, ts_tuple_text(t), t->len, ts_tuple_off(t),
+                                              t->arity, &d->spent) == 0)
             continue;
         ts_buf_add(d->out, "{\"lent\":", 8);
         ts_buf_add(d->out, ts_tuple_text(t), t->len);
@@ -203,7 +204,7 @@ near_miss(struct dump *d, struct ts_block *b, size_t budget, size_t *same)
     json_t *tuple;
     char why[700];
 
-    ts_explain(d->space->store, b->w.tm, budget, not_alive, d, &n);
+    ts_explain(d->space->store, b->w.tm, budget, &d->spent, not_alive, d, &n);
     *same = n.same_length;
     if (n.t == NULL)
         return json_null();
@@ -309,7 +310,7 @@ void
 ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_workers *workers,
         const struct ts_dump_req *r, struct ts_buf *out, struct ts_dump_res *res)
 {
-    struct dump d = {clients, blocking->space, r, out, ts_wall_clock(), 0, NULL, 0};
+    struct dump d = {clients, blocking->space, r, out, ts_wall_clock(), 0, NULL, 0, 0};
 
     res->costly = NULL;
     if (r->tuples) {
@@ -320,6 +321,7 @@ ts_dump(struct ts_clients *clients, struct ts_blocking *blocking, struct ts_work
             ts_store_iter(d.space->store, r->tm, &it);
             while ((t = ts_iter_next(&it)) != NULL)
                 tuple_line(t, &d);
+            d.spent = it.spent;
             if (it.costly != NULL) {
                 res->n = d.n;
                 res->costly = it.costly;

@@ -19,7 +19,8 @@ struct search {
     uint32_t upto;        /* fields compared */
     int (*skip)(void *, const struct ts_tuple *);
     void *arg;
-    size_t budget; /* tuples still to look at */
+    size_t budget;   /* tuples still to look at */
+    uint64_t *spent; /* regular expression work so far */
     const struct ts_tuple *best;
     uint32_t lits;   /* literal fields best fails */
     uint32_t differ; /* fields best fails */
@@ -41,7 +42,7 @@ field_fits(const struct search *s, const struct ts_tuple *t, uint32_t i)
     if (s->one[i] == NULL)
         return 1;
     /* The byte before a field is '[' or ',', and the one after ',' or ']'. */
-    return ts_tmpl_match(s->one[i], ts_tuple_text(t) + off[i] - 1, len + 2, &one, 1, NULL) == 1;
+    return ts_tmpl_match(s->one[i], ts_tuple_text(t) + off[i] - 1, len + 2, &one, 1, s->spent) == 1;
 }
 
 /*
@@ -122,10 +123,10 @@ nearest_arity(uint32_t arity, size_t n, void *arg)
 }
 
 void
-ts_explain(struct ts_store *st, const struct ts_tmpl *tm, size_t budget,
+ts_explain(struct ts_store *st, const struct ts_tmpl *tm, size_t budget, uint64_t *spent,
            int (*skip)(void *, const struct ts_tuple *), void *arg, struct ts_near *n)
 {
-    struct search s = {tm, NULL, tm->arity, skip, arg, budget, NULL, 0, 0};
+    struct search s = {tm, NULL, tm->arity, skip, arg, budget, spent, NULL, 0, 0};
     struct ts_tuple *head;
     uint32_t i, k;
     size_t count;

@@ -13,7 +13,9 @@
  * It looks at the tuples that share one of the template's literal values
  * first (they match at least that field), then at the others of its
  * length, at most budget tuples in all: a diagnosis, not a scan of a large
- * space.
+ * space.  Its regular expression work is added to *spent, and a field
+ * that would take *spent over TS_ERE_REQUEST_BUDGET (template.h) counts as
+ * failing: the explanations of one dump share one request's budget.
  */
 #ifndef TS_EXPLAIN_H
 #define TS_EXPLAIN_H
@@ -36,7 +38,7 @@ struct ts_near {
  * Explain tm.  skip(arg, t) says which stored tuples do not count (ended
  * ones); it may be NULL.
  */
-void ts_explain(struct ts_store *st, const struct ts_tmpl *tm, size_t budget,
+void ts_explain(struct ts_store *st, const struct ts_tmpl *tm, size_t budget, uint64_t *spent,
                 int (*skip)(void *arg, const struct ts_tuple *t), void *arg, struct ts_near *n);
 
 #endif
