@@ -139,7 +139,7 @@ struct ts_block {
     struct ts_waiter w; /* w.tm is the template, w.owner this block */
     char *tmpl_text;    /* the wire text w.tm was compiled from, if known */
     size_t tmpl_len;
-    long want;             /* tuples still to deliver; -1 for no limit */
+    long want;             /* tuples asked for in all; -1 for no limit */
     long got;              /* tuples delivered for this request */
     struct ts_timer timer; /* its deadline, if it has one */
     double since;          /* wall-clock time it started waiting */
