@@ -236,6 +236,26 @@ ts_cli_poll_ms(double left)
 }
 
 int
+ts_cli_poll(struct pollfd *p, nfds_t n, int ms, const sigset_t *caught, int (*woken)(void))
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    sigset_t old;
+    int rc, e;
+
+    sigprocmask(SIG_BLOCK, caught, &old);
+    if (woken()) {
+        rc = -1;
+        e = EINTR;
+    } else {
+        rc = ppoll(p, n, ms < 0 ? NULL : &ts, &old);
+        e = errno;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return rc;
+}
+
+int
 ts_cli_flush(void)
 {
     if (fflush(stdout) == 0 && !ferror(stdout))

@@ -6,6 +6,8 @@
 #define TS_CLI_H
 
 #include <jansson.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ts.h"
@@ -45,6 +47,13 @@ struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen)
 double ts_cli_clock(void);
 /* The timeout of poll(2) for left seconds: rounded up, 0 when none are left, at most INT_MAX. */
 int ts_cli_poll_ms(double left);
+/*
+ * poll(2) that cannot miss a signal: the signals in caught are blocked
+ * while woken() is asked whether one has come already (their handlers set
+ * what it reads), and let in only during the wait itself, as ppoll(2)
+ * does.  Returns as poll does, -1 with EINTR when woken() said yes.
+ */
+int ts_cli_poll(struct pollfd *p, nfds_t n, int ms, const sigset_t *caught, int (*woken)(void));
 
 /* Flush stdout: TS_EXIT_OK, or TS_EXIT_FAIL once a write failed, after saying so. */
 int ts_cli_flush(void);

@@ -45,6 +45,12 @@ on_signal(int sig)
     stop = 1;
 }
 
+static int
+stopped(void)
+{
+    return stop;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -157,6 +163,7 @@ follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
     json_t *req = json_pack("{s:s}", "op", "follow"), *reply;
     double until = seconds >= 0 ? ts_cli_clock() + seconds : 0;
     struct sigaction sa;
+    sigset_t caught;
     int rc, shutdown = 0;
     const char *line;
     char err[400];
@@ -166,6 +173,9 @@ follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigemptyset(&caught);
+    sigaddset(&caught, SIGINT);
+    sigaddset(&caught, SIGTERM);
     if (tmpl != NULL)
         json_object_set(req, "tmpl", tmpl);
     rc = ts_conn_send(conn, req, err, sizeof err);
@@ -179,7 +189,7 @@ follow(struct ts_conn *conn, json_t *tmpl, long count, double seconds)
                 if ((ms = ts_cli_poll_ms(until - ts_cli_clock())) == 0)
                     break;
             }
-            n = poll(&p, 1, ms);
+            n = ts_cli_poll(&p, 1, ms, &caught, stopped);
             if (n < 0 && errno != EINTR) {
                 snprintf(err, sizeof err, "poll: %s", strerror(errno));
                 rc = TS_EXIT_FAIL;

@@ -69,6 +69,12 @@ on_signal(int sig)
         stop = 1;
 }
 
+static int
+woken(void)
+{
+    return stop || resized;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -85,6 +91,7 @@ main(int argc, char **argv)
     double delay = 1;
     long count = -1, frame;
     int ch, tty, rc = TS_EXIT_OK;
+    sigset_t caught; /* the signals its handlers catch, on a terminal */
 
     ts_cli_init("ts-top");
     argv[0] = "ts-top"; /* getopt's messages name the command */
@@ -107,6 +114,7 @@ main(int argc, char **argv)
     if (count < 0)
         count = tty ? -1 : 1;
     conn = ts_cli_connect(sock, path, sizeof path);
+    sigemptyset(&caught);
     if (tty) {
         struct sigaction sa;
         struct termios t;
@@ -117,6 +125,10 @@ main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
         sigaction(SIGWINCH, &sa, NULL);
+        sigaddset(&caught, SIGINT);
+        sigaddset(&caught, SIGTERM);
+        sigaddset(&caught, SIGHUP);
+        sigaddset(&caught, SIGWINCH);
         if (isatty(0) && tcgetattr(0, &saved) == 0) {
             t = saved;
             t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -163,8 +175,8 @@ main(int argc, char **argv)
 
             if (ms == 0)
                 break;
-            if (poll(&p, raw_input ? 1 : 0, ms) > 0 && read(0, &key, 1) == 1 &&
-                (key == 'q' || key == 'Q'))
+            if (ts_cli_poll(&p, raw_input ? 1 : 0, ms, &caught, woken) > 0 &&
+                read(0, &key, 1) == 1 && (key == 'q' || key == 'Q'))
                 stop = 1;
         }
         resized = 0;
