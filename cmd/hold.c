@@ -97,9 +97,12 @@ become(char **argv, int connfd, pid_t parent, const char *tuple, const sigset_t 
     sigprocmask(SIG_SETMASK, mask, NULL);
     if (getppid() != parent)
         _exit(128 + SIGKILL); /* ts-in died before we could ask to follow it */
-    if (flags >= 0)
-        fcntl(connfd, F_SETFD, flags & ~FD_CLOEXEC);
-    setenv("TS_TUPLE", tuple, 1);
+    /* Without the connection the hold would not last as long as the command. */
+    if (flags < 0 || fcntl(connfd, F_SETFD, flags & ~FD_CLOEXEC) < 0 ||
+        setenv("TS_TUPLE", tuple, 1) < 0) {
+        dprintf(2, "ts-in: cannot prepare %s: %s\n", argv[0], strerror(errno));
+        _exit(126);
+    }
     execvp(argv[0], argv);
     dprintf(2, "ts-in: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
