@@ -480,6 +480,10 @@ parse_atom(struct parse *ps)
              d);
         return s;
     }
+    if (d == '\0') {
+        fail(ps, EINVAL, at + 1, "a NUL byte");
+        return s;
+    }
     /* Any other escaped byte is itself. */
     memset(set, 0, sizeof set);
     set[d] = 1;
