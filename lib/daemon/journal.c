@@ -53,6 +53,8 @@
 #define DEFAULT_RATIO 2
 #define BACKOFF_MIN ((uint64_t)5 * NS_PER_S)
 #define BACKOFF_MAX ((uint64_t)300 * NS_PER_S)
+/* How often tick looks for a compaction child that nobody routed to us. */
+#define CHILD_POLL ((uint64_t)1 * NS_PER_S)
 
 /*
  * How much checksumming the search for a well-formed record after a bad one
@@ -93,6 +95,7 @@ struct ts_journal {
     pid_t child;               /* compaction child, or 0 */
     int child_fd;              /* read end of its pipe for messages, or -1 */
     uint64_t child_snap;       /* the snapshot number it is writing */
+    uint64_t child_poll;       /* when tick next looks whether it ended */
     uint64_t retry_at;         /* no compaction before this (CLOCK_MONOTONIC ns) */
     uint64_t backoff;          /* pause after the next failure */
     uint64_t compactions;      /* finished since open */
@@ -207,6 +210,7 @@ static unsigned remove_leftovers(struct replay *r);
 static uint64_t record_cost(size_t len);
 static int compact_due(const struct ts_journal *j);
 static void schedule_retry(struct ts_journal *j);
+static int poll_child(struct ts_journal *j, char *msg, size_t msglen);
 static void child_main(struct ts_journal *j, uint64_t num, int newfd, int msgfd, pid_t parent)
     __attribute__((noreturn));
 static void child_fail(int msgfd, int dfd, const char *tmp, const char *what, int e)
@@ -1168,9 +1172,12 @@ ts_journal_close(struct ts_journal *j)
     if (j->child > 0) {
         char tmp[NAME_MAX_LEN];
 
-        kill(j->child, SIGKILL);
-        while (waitpid(j->child, NULL, 0) < 0 && errno == EINTR)
-            ;
+        /* Kill it only if it is still ours: a pid someone else reaped may be reused. */
+        if (waitpid(j->child, NULL, WNOHANG) == 0) {
+            kill(j->child, SIGKILL);
+            while (waitpid(j->child, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
         file_name(tmp, "snap", j->child_snap, ".tmp");
         unlinkat(j->dfd, tmp, 0);
     }
@@ -1316,6 +1323,8 @@ ts_journal_next_sync(const struct ts_journal *j)
         when = j->dirty_since + (uint64_t)j->o.batch_ms * NS_PER_MS;
     if (compact_due(j) && j->retry_at < when)
         when = j->retry_at;
+    if (j->child > 0 && j->child_poll < when)
+        when = j->child_poll;
     return when;
 }
 
@@ -1324,6 +1333,8 @@ ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen)
 {
     if (msglen > 0)
         msg[0] = '\0';
+    if (j->child > 0 && now >= j->child_poll && poll_child(j, msg, msglen))
+        return 1;
     if (j->o.sync == TS_JOURNAL_BATCH && j->dirty &&
         now >= j->dirty_since + (uint64_t)j->o.batch_ms * NS_PER_MS) {
         if (ts_journal_sync(j) < 0) {
@@ -1336,6 +1347,41 @@ ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen)
         ts_journal_compact(j, msg, msglen);
         return j->broken != 0 ? -1 : 1;
     }
+    return 0;
+}
+
+/*
+ * The daemon should route the child's SIGCHLD to ts_journal_reaped.  If a
+ * reaper took it without doing so, the result is unknown, so every file is
+ * kept (the next compaction or start tidies up) and a retry is scheduled,
+ * rather than waiting for a child that is gone.  Returns 1 with msg set
+ * when the child has ended.
+ */
+static int
+poll_child(struct ts_journal *j, char *msg, size_t msglen)
+{
+    pid_t pid = j->child, r;
+    int st;
+
+    r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+        ts_journal_reaped(j, pid, st, msg, msglen);
+        return 1;
+    }
+    if (r < 0 && errno == ECHILD) {
+        close(j->child_fd);
+        j->child_fd = -1;
+        j->child = 0;
+        j->failures++;
+        schedule_retry(j);
+        snprintf(msg, msglen,
+                 "compaction child %ld of %s was reaped elsewhere (route it to "
+                 "ts_journal_reaped); its result is unknown, every file is kept, retrying in "
+                 "%" PRIu64 " s",
+                 (long)pid, j->dir, j->backoff / NS_PER_S);
+        return 1;
+    }
+    j->child_poll = mono_now() + CHILD_POLL;
     return 0;
 }
 
@@ -1412,6 +1458,7 @@ ts_journal_compact(struct ts_journal *j, char *msg, size_t msglen)
     j->child = pid;
     j->child_fd = pfd[0];
     j->child_snap = num;
+    j->child_poll = mono_now() + CHILD_POLL;
     snprintf(msg, msglen,
              "compacting %s: %" PRIu64 " bytes of log for about %" PRIu64
              " live; writing snap.%010" PRIu64 " in pid %ld",

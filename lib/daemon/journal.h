@@ -248,17 +248,20 @@ int ts_journal_sync(struct ts_journal *j);
 
 /*
  * When ts_journal_tick next has work (a batch sync due, a compaction due or
- * to retry), in ts_now() nanoseconds (CLOCK_MONOTONIC); 0 for at once, and
- * UINT64_MAX for never.  Ask again after every loop iteration.
+ * to retry, a child to look for), in ts_now() nanoseconds (CLOCK_MONOTONIC);
+ * 0 for at once, and UINT64_MAX for never.  Ask again after every loop
+ * iteration.
  */
 uint64_t ts_journal_next_sync(const struct ts_journal *j);
 /*
- * Do what is due at now: a batch sync, starting a compaction.  Call it
- * between requests, when everything appended is written and applied to the
- * space, since a compaction snapshots the space as of the last write.
- * Returns 0, or 1 when msg holds news for the log (a compaction started or
- * failed to start), or -1 when a sync failed (msg says why; the journal is
- * now broken).
+ * Do what is due at now: a batch sync, starting a compaction, and, once a
+ * second while a compaction runs, reaping its child if it has ended (in
+ * case the daemon's SIGCHLD handling did not, or reaped it without routing
+ * it here).  Call it between requests, when everything appended is written
+ * and applied to the space, since a compaction snapshots the space as of
+ * the last write.  Returns 0, or 1 when msg holds news for the log (a
+ * compaction started, failed to start, or ended), or -1 when a sync failed
+ * (msg says why; the journal is now broken).
  */
 int ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen);
 /*

@@ -104,6 +104,10 @@ static void test_compact(void);
 static void test_crash_after_rename(void);
 static void test_auto_compact(void);
 static void test_child_fails(void);
+static void test_child_elsewhere(void);
+static void test_tick_reaps(void);
+static void test_close_kills(void);
+static void slow_walk(void *arg, ts_journal_emit_fn *emit, void *ctx);
 static void test_gap(void);
 static void test_torn_not_last(void);
 static void test_lock(void);
@@ -1132,6 +1136,103 @@ test_child_fails(void)
     free(dir);
 }
 
+/* A daemon whose reaper takes the child without routing it to the journal. */
+static void
+test_child_elsewhere(void)
+{
+    struct ts_journal_opts o = {TS_JOURNAL_ALWAYS, 0, 0, 0, walk_model, NULL};
+    char *dir = fresh_dir("elsewhere"), err[512], why[8192] = "", msg[512];
+    struct model m = {0};
+    struct ts_journal *j;
+    int status, rc, rc2;
+    uint64_t next;
+
+    o.walk_arg = &m;
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    do_out(j, &m, 1, 0, "[1]");
+    do_out(j, &m, 2, 0, "[2]");
+    ts_journal_sync(j);
+    rc = ts_journal_compact(j, msg, sizeof msg);
+    if (rc == 0)
+        rc = wait_child(j, &status); /* and not a word to the journal */
+    next = ts_journal_next_sync(j);
+    rc2 = ts_journal_tick(j, next, msg, sizeof msg);
+    ok(rc == 0 && next != UINT64_MAX && rc2 == 1 && strstr(msg, "reaped elsewhere") != NULL &&
+           ts_journal_child(j) == 0 && file_exists(dir, LOG1) && file_exists(dir, LOG2),
+       "compaction: a child reaped by someone else is noticed by tick, and nothing is removed",
+       "rc %d tick %d: %s", rc, rc2, msg);
+    do_out(j, &m, 3, 0, "[3]");
+    ok(ts_journal_close(j) == 0 && reopen_same(dir, &m, NULL, why, sizeof why),
+       "compaction: and the journal is whole afterwards", "%s", why);
+    model_free(&m);
+    free(dir);
+}
+
+/* A daemon whose SIGCHLD handling never calls ts_journal_reaped at all. */
+static void
+test_tick_reaps(void)
+{
+    struct ts_journal_opts o = {TS_JOURNAL_ALWAYS, 0, 0, 0, walk_model, NULL};
+    char *dir = fresh_dir("tick-reaps"), err[512], why[8192] = "", msg[512];
+    struct model m = {0};
+    struct ts_journal *j;
+    siginfo_t si;
+    int rc, rc2;
+
+    o.walk_arg = &m;
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    do_out(j, &m, 1, 0, "[1]");
+    ts_journal_sync(j);
+    rc = ts_journal_compact(j, msg, sizeof msg);
+    /* Wait for it to end, leaving it to be reaped. */
+    if (rc == 0)
+        rc = waitid(P_PID, (id_t)ts_journal_child(j), &si, WEXITED | WNOWAIT);
+    rc2 = ts_journal_tick(j, ts_journal_next_sync(j), msg, sizeof msg);
+    ok(rc == 0 && rc2 == 1 && strstr(msg, "compacted") != NULL && ts_journal_child(j) == 0 &&
+           file_exists(dir, SNAP1) && !file_exists(dir, LOG1),
+       "compaction: tick reaps a child nobody else did", "rc %d tick %d: %s", rc, rc2, msg);
+    ok(ts_journal_close(j) == 0 && reopen_same(dir, &m, NULL, why, sizeof why),
+       "compaction: reaped by tick, and reopened", "%s", why);
+    model_free(&m);
+    free(dir);
+}
+
+/* The walk of a big space takes a while; this one sleeps first. */
+static void
+slow_walk(void *arg, ts_journal_emit_fn *emit, void *ctx)
+{
+    struct timespec ts = {0, 300000000};
+
+    nanosleep(&ts, NULL);
+    walk_model(arg, emit, ctx);
+}
+
+static void
+test_close_kills(void)
+{
+    struct ts_journal_opts o = {TS_JOURNAL_ALWAYS, 0, 0, 0, slow_walk, NULL};
+    char *dir = fresh_dir("close-kills"), err[512], why[8192] = "", msg[512];
+    struct model m = {0};
+    struct ts_journal *j;
+    int rc, gone;
+    pid_t pid;
+
+    o.walk_arg = &m;
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    do_out(j, &m, 1, 0, "[1]");
+    ts_journal_sync(j);
+    rc = ts_journal_compact(j, msg, sizeof msg);
+    pid = ts_journal_child(j);
+    rc = rc == 0 ? ts_journal_close(j) : -1;
+    gone = pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+    ok(rc == 0 && gone && !file_exists(dir, SNAP1) && !file_exists(dir, "snap.0000000001.tmp") &&
+           reopen_same(dir, &m, NULL, why, sizeof why),
+       "compaction: close stops a child in progress, and the journal is whole", "rc %d gone %d: %s",
+       rc, gone, why);
+    model_free(&m);
+    free(dir);
+}
+
 /*
  * Failed compactions leave several segments; one missing in the middle
  * means lost records, which open refuses and --fix cuts at.
@@ -1248,6 +1349,7 @@ test_lock_fork(void)
         close(ready[0]);
         close(go[1]);
         ts_journal_set_pid(j);
+        free(dir);
         if (write(ready[1], "x", 1) < 0 || read(go[0], &c, 1) < 0)
             _exit(1);
         _exit(0);
@@ -1528,6 +1630,9 @@ main(int argc, char **argv)
     test_crash_after_rename();
     test_auto_compact();
     test_child_fails();
+    test_child_elsewhere();
+    test_tick_reaps();
+    test_close_kills();
     test_gap();
     test_torn_not_last();
     test_lock();
