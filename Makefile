@@ -32,10 +32,11 @@ LDLIBS = $(JANSSON_LIBS) -lm
 
 B ?= build
 
-CORE_SRCS = lib/core/buf.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
+CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
             lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
-DAEMON_SRCS = lib/daemon/block.c lib/daemon/index.c lib/daemon/log.c lib/daemon/loop.c \
+DAEMON_SRCS = lib/daemon/block.c lib/daemon/index.c lib/daemon/journal.c lib/daemon/log.c \
+              lib/daemon/loop.c \
               lib/daemon/ops.c lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c \
               lib/daemon/store.c lib/daemon/waiter.c lib/daemon/worker.c
 CLI_SRCS = cmd/cli.c
@@ -57,7 +58,7 @@ CLIENT_OBJS = $(CLIENT_SRCS:%.c=$(B)/%.o)
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
-UNIT = $(B)/t/unit/match-test
+UNIT = $(B)/t/unit/match-test $(B)/t/unit/journal-test
 
 all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION)
 

@@ -28,7 +28,7 @@
 #include "buf.h"
 #include "crc32c.h"
 #include "journal.h"
-#include "xmalloc.h"
+#include "mem.h"
 
 #define MAGIC "TSJOURNL"
 #define VERSION 1
@@ -491,7 +491,7 @@ record_cost(size_t len)
 static int
 open_dir(const char *dir, int create, int strict, char *err, size_t errlen)
 {
-    char *path = xstrdup(dir);
+    char *path = ts_xstrdup(dir);
     size_t n = strlen(path);
     struct stat st;
     int fd;
@@ -696,14 +696,14 @@ list_dir(struct replay *r, char *err, size_t errlen)
             strcmp(d->d_name, "lock") == 0)
             continue;
         if (parse_name(d->d_name, "log", "", &num)) {
-            r->logs = xgrow(r->logs, &lcap, r->nlogs + 1, sizeof *r->logs);
+            r->logs = ts_xgrow(r->logs, &lcap, r->nlogs + 1, sizeof *r->logs);
             r->logs[r->nlogs++] = num;
         } else if (parse_name(d->d_name, "snap", "", &num)) {
-            r->snaps = xgrow(r->snaps, &scap, r->nsnaps + 1, sizeof *r->snaps);
+            r->snaps = ts_xgrow(r->snaps, &scap, r->nsnaps + 1, sizeof *r->snaps);
             r->snaps[r->nsnaps++] = num;
         } else {
-            r->others = xgrow(r->others, &ocap, r->nothers + 1, sizeof *r->others);
-            r->others[r->nothers++] = xstrdup(d->d_name);
+            r->others = ts_xgrow(r->others, &ocap, r->nothers + 1, sizeof *r->others);
+            r->others[r->nothers++] = ts_xstrdup(d->d_name);
         }
         errno = 0;
     }
@@ -746,7 +746,7 @@ scan(struct replay *r)
     size_t i, k;
 
     r->snapnum = r->nsnaps > 0 ? r->snaps[r->nsnaps - 1] : 0;
-    r->f = xcalloc(r->nlogs + 1, sizeof *r->f);
+    r->f = ts_xcalloc(r->nlogs + 1, sizeof *r->f);
     if (r->snapnum > 0) {
         f = &r->f[r->nf++];
         f->snap = 1;
@@ -894,7 +894,7 @@ apply(struct replay *r, struct rfile *f, const unsigned char *p, size_t n, int *
         }
         if (r->ndead > 4096 && r->ndead > r->ne / 2)
             squeeze(r);
-        r->e = xgrow(r->e, &r->ecap, r->ne + 1, sizeof *r->e);
+        r->e = ts_xgrow(r->e, &r->ecap, r->ne + 1, sizeof *r->e);
         e = &r->e[r->ne++];
         e->seq = seq;
         e->deadline = type == REC_OUTD ? get64(p + 17) : 0;
@@ -1060,7 +1060,7 @@ ts_journal_open(const char *dir, const struct ts_journal_opts *opts, ts_journal_
         goto fail;
     }
 
-    j = xcalloc(1, sizeof *j);
+    j = ts_xcalloc(1, sizeof *j);
     j->fd = -1;
     j->child_fd = -1;
     for (i = 0; i < r.ne; i++) {
@@ -1098,7 +1098,7 @@ ts_journal_open(const char *dir, const struct ts_journal_opts *opts, ts_journal_
                  removed);
     }
 
-    j->dir = xstrdup(dir);
+    j->dir = ts_xstrdup(dir);
     j->dfd = dfd;
     j->lockfd = lockfd;
     j->budget = -1;
@@ -1546,7 +1546,7 @@ snap_emit(void *ctx, uint64_t seq, uint64_t deadline, const char *text, size_t l
     struct snapw *w = ctx;
     struct sent *s;
 
-    w->e = xgrow(w->e, &w->cap, w->n + 1, sizeof *w->e);
+    w->e = ts_xgrow(w->e, &w->cap, w->n + 1, sizeof *w->e);
     s = &w->e[w->n];
     if (w->n > 0 && seq <= w->e[w->n - 1].seq)
         w->sorted = 0;
