@@ -135,9 +135,21 @@ $(B)/bench/tsbench: scripts/bench/tsbench.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ scripts/bench/tsbench.c
 
-bench: all $(B)/bench/tsbench
+$(B)/bench/journal-bench: scripts/bench/journal-bench.c $(B)/libtsd.a $(B)/libts.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 $(INC_daemon) -o $@ scripts/bench/journal-bench.c \
+	    $(B)/libtsd.a $(B)/libts.a $(LDLIBS)
+
+bench: all $(B)/bench/tsbench $(B)/bench/journal-bench
 	TS_BIN=$(abspath $(B)/bin) TSBENCH=$(abspath $(B)/bench/tsbench) OUT=$(abspath $(B)/bench) \
-	    QUICK=$(QUICK) scripts/bench/run
+	    JOURNAL_BENCH=$(abspath $(B)/bench/journal-bench) QUICK=$(QUICK) scripts/bench/run
+
+# The crash test of the durable space (t/lib/crash.py) with CRASH_KILLS
+# kills of the daemon; make check runs it with 20.
+CRASH_KILLS ?= 500
+crash: all
+	@d=$$(mktemp -d); PATH=$(abspath $(B)/bin):$$PATH python3 t/lib/crash.py "$$d/crash" \
+	    $(CRASH_KILLS); s=$$?; rm -rf "$$d"; exit $$s
 
 demo: all
 	PATH=$(abspath $(B)/bin):$$PATH scripts/examples/demo
@@ -174,7 +186,7 @@ format-check:
 clean:
 	rm -rf build build-* build-fuzz.log
 
-.PHONY: all check asan bench demo install uninstall format format-check clean soak valgrind-check
+.PHONY: all check asan bench crash demo install uninstall format format-check clean soak valgrind-check
 .SECONDARY:
 
 -include $(CORE_OBJS:.o=.d) $(CLIENT_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \

@@ -12,13 +12,19 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
 
-#define USAGE "tsd [-dhk] [-l logfile] [-m bytes] [-s socket]"
+#define USAGE                                                                                      \
+    "tsd [-dhk] [-D dir] [-l logfile] [-m bytes] [-s socket] [--batch-ms ms]\n"                    \
+    "           [--compact-min bytes] [--sync always|batch|none]\n"                                \
+    "       tsd --check dir [--fix]"
 
 static const char help_text[] =
+    "  -D, --data dir\n"
+    "                keep the space durably in dir (created mode 0700), replaying it at start\n"
     "  -d            run in the background; print shell commands that set TS_SOCKET and\n"
     "                TSD_PID (use: eval \"$(tsd -d)\")\n"
     "  -h, --help    show this help\n"
@@ -28,9 +34,23 @@ static const char help_text[] =
     "  -m bytes      longest request line accepted (default 16777216)\n"
     "  -s socket     the socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "                /tmp/ts-UID/default)\n"
+    "  --batch-ms ms with --sync batch: longest a change waits for its sync (default 100)\n"
+    "  --check dir   describe the durable space in dir; exit 1 if it is damaged\n"
+    "  --compact-min bytes\n"
+    "                rewrite the log only once it is at least this big (default 1048576)\n"
+    "  --fix         with --check: truncate a damaged log at its first bad record\n"
+    "  --sync always|batch|none\n"
+    "                with -D: reply once the change is on disk (always, the default), sync\n"
+    "                every --batch-ms (batch), or leave syncing to the system (none)\n"
     "  --version     show the version\n"
-    "\nExit: 0 done, 2 usage or socket refused, 3 no daemon to stop, 4 other failure.\n";
+    "\nExit: 0 done, 1 damaged (--check), 2 usage, socket or directory refused, 3 no daemon\n"
+    "to stop, 4 other failure.\n";
 
+enum { OPT_BATCH = 256, OPT_CHECK, OPT_COMPACT, OPT_FIX, OPT_SYNC };
+
+static int check(const char *dir, int fix);
+static unsigned long long number(const char *s, unsigned long long lo, unsigned long long hi,
+                                 const char *what);
 static int stop_daemon(const char *path);
 static void worker_program(char *out, size_t outlen);
 static void print_quoted(const char *s);
@@ -40,41 +60,80 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"batch-ms", required_argument, NULL, OPT_BATCH},
+        {"check", required_argument, NULL, OPT_CHECK},
+        {"compact-min", required_argument, NULL, OPT_COMPACT},
+        {"data", required_argument, NULL, 'D'},
+        {"fix", no_argument, NULL, OPT_FIX},
         {"help", no_argument, NULL, 'h'},
         {"log", required_argument, NULL, 'l'},
+        {"sync", required_argument, NULL, OPT_SYNC},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *sock = NULL, *logfile = NULL;
-    char path[TS_PATH_MAX + 1], err[400], helper[4096], *end;
+    const char *sock = NULL, *logfile = NULL, *data = NULL, *checkdir = NULL;
+    char path[TS_PATH_MAX + 1], err[400], helper[4096];
     unsigned long long maxline = TS_MAXLINE_DEFAULT;
+    struct ts_journal_opts jo = {TS_JOURNAL_ALWAYS, 0, 0, 0, NULL, NULL};
     struct ts_server *srv;
-    int ch, dflag = 0, kflag = 0, logfd = -1;
+    int ch, dflag = 0, kflag = 0, fix = 0, durable_opts = 0, logfd = -1;
     pid_t pid;
 
     ts_cli_init("tsd");
     argv[0] = "tsd"; /* getopt's messages name the command */
-    while ((ch = getopt_long(argc, argv, "dhkl:m:s:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "D:dhkl:m:s:", longopts, NULL)) != -1) {
         switch (ch) {
+        case 'D': data = optarg; break;
         case 'd': dflag = 1; break;
         case 'h': ts_help(USAGE, help_text);
         case 'k': kflag = 1; break;
         case 'l': logfile = optarg; break;
-        case 'm':
-            errno = 0;
-            maxline = strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || maxline < 64 ||
-                maxline > (1ull << 32))
-                ts_die(TS_EXIT_USAGE, "bad size '%s': bytes from 64 to 4294967296 are needed",
-                       optarg);
-            break;
+        case 'm': maxline = number(optarg, 64, 1ull << 32, "bytes"); break;
         case 's': sock = optarg; break;
+        case OPT_BATCH:
+            jo.batch_ms = (unsigned)number(optarg, 1, 60000, "milliseconds");
+            durable_opts = 1;
+            break;
+        case OPT_CHECK: checkdir = optarg; break;
+        case OPT_COMPACT:
+            jo.compact_min = number(optarg, 1, 1ull << 50, "bytes");
+            durable_opts = 1;
+            break;
+        case OPT_FIX: fix = 1; break;
+        case OPT_SYNC:
+            if (strcmp(optarg, "always") == 0)
+                jo.sync = TS_JOURNAL_ALWAYS;
+            else if (strcmp(optarg, "batch") == 0)
+                jo.sync = TS_JOURNAL_BATCH;
+            else if (strcmp(optarg, "none") == 0)
+                jo.sync = TS_JOURNAL_NONE;
+            else
+                ts_die(TS_EXIT_USAGE, "bad sync policy '%s': always, batch or none", optarg);
+            durable_opts = 1;
+            break;
         case 'V': ts_version();
         default: ts_usage(USAGE);
         }
     }
     if (optind != argc || (kflag && dflag))
         ts_usage(USAGE);
+    if (checkdir != NULL) {
+        if (dflag || kflag || data != NULL || logfile != NULL || sock != NULL || durable_opts)
+            ts_die(TS_EXIT_USAGE, "--check takes no other option but --fix");
+        return check(checkdir, fix);
+    }
+    if (fix)
+        ts_die(TS_EXIT_USAGE, "--fix goes with --check");
+    if (durable_opts && data == NULL)
+        ts_die(TS_EXIT_USAGE, "--batch-ms, --compact-min and --sync go with -D");
+    if (kflag && data != NULL)
+        ts_die(TS_EXIT_USAGE, "-k takes no -D");
+    /*
+     * Whatever else the caller left open (a test runner's pipe, say) is not
+     * the background daemon's; closed now, before the journal opens its own.
+     */
+    if (dflag)
+        close_range(3, ~0u, 0);
     if (ts_socket_path(sock, path, err, sizeof err) != TS_EXIT_OK)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (absolute(path) < 0)
@@ -94,6 +153,12 @@ main(int argc, char **argv)
     srv = ts_server_new(path, (size_t)maxline, helper, err, sizeof err);
     if (srv == NULL)
         ts_die(TS_EXIT_USAGE, "%s", err);
+    /* Replayed before the fork: a directory that cannot be used fails tsd -d itself. */
+    if (data != NULL && ts_server_durable(srv, data, &jo, err, sizeof err) < 0) {
+        unlink(path);
+        ts_server_detach(srv);
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    }
     if (dflag) {
         /* The socket already listens: a client may connect as soon as we print. */
         fflush(stdout);
@@ -101,11 +166,16 @@ main(int argc, char **argv)
         if (pid < 0)
             ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
         if (pid > 0) {
-            ts_server_detach(srv);
+            int rc;
+
             printf("TS_SOCKET=");
             print_quoted(path);
             printf("; export TS_SOCKET; TSD_PID=%ld; export TSD_PID;\n", (long)pid);
-            return fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
+            rc = fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
+            /* The caller's eval need not wait while a replayed space is freed. */
+            fclose(stdout);
+            ts_server_detach(srv);
+            return rc;
         }
         setsid();
         int null = open("/dev/null", O_RDWR);
@@ -118,9 +188,6 @@ main(int argc, char **argv)
         }
         if (logfd > 2)
             close(logfd);
-        /* Whatever else the caller left open (a test runner's pipe, say) is not ours. */
-        close_range(3, (unsigned)ts_server_fd(srv) - 1, 0);
-        close_range((unsigned)ts_server_fd(srv) + 1, ~0u, 0);
         if (chdir("/") < 0)
             (void)0;
     } else if (logfd >= 0) {
@@ -132,6 +199,54 @@ main(int argc, char **argv)
     if (ts_server_run(srv, err, sizeof err) < 0)
         ts_die(TS_EXIT_FAIL, "%s", err);
     return TS_EXIT_OK;
+}
+
+/*
+ * tsd --check: the report on stdout; damage also gets a line on stderr, so
+ * that it shows when the report goes elsewhere.
+ */
+static int
+check(const char *dir, int fix)
+{
+    size_t cap = 1 << 16;
+    char *report = ts_xmalloc(cap);
+    int rc = ts_journal_check(dir, fix, report, cap);
+
+    if (rc < 0) {
+        /* The report says why (after what a failed fix did, if anything). */
+        size_t n = strlen(report);
+
+        while (n > 0 && report[n - 1] == '\n')
+            report[--n] = '\0';
+        ts_die(TS_EXIT_USAGE, "%s", report);
+    }
+    fputs(report, stdout);
+    free(report);
+    if (fflush(stdout) != 0)
+        ts_die(TS_EXIT_FAIL, "cannot write the report: %s", strerror(errno));
+    switch (rc) {
+    case 0:
+    case 2: return TS_EXIT_OK; /* 2: repaired, and the report says what was cut */
+    default:
+        ts_warn("%s is damaged%s", dir,
+                fix ? " and cannot be repaired" : "; tsd --check --fix truncates its log there");
+        return TS_EXIT_NOMATCH;
+    }
+}
+
+/* A decimal option argument from lo to hi, or a usage error naming the unit. */
+static unsigned long long
+number(const char *s, unsigned long long lo, unsigned long long hi, const char *what)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < lo || v > hi)
+        ts_die(TS_EXIT_USAGE, "bad %s '%s': %s from %llu to %llu are needed",
+               strcmp(what, "bytes") == 0 ? "size" : "number", s, what, lo, hi);
+    return v;
 }
 
 /* Gone, or a zombie waiting for its parent: either way, no longer running. */

@@ -29,13 +29,10 @@
  * TMPDIR is not set and /dev/shm exists (a tmpfs, where the journal's
  * fsyncs cost nothing), or in /tmp.  It is not removed at exit.
  *
- * Not yet in fuzz.mk (which the lib/ reorganisation is changing); build
- * and run from the top of the tree with:
+ * Built and run with the other targets by fuzz/fuzz.mk (make check runs
+ * each briefly); on its own:
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all -Ilib -Ilib/core -Ilib/daemon \
- *       fuzz/fuzz-journal.c lib/daemon/journal.c lib/core/crc32c.c lib/buf.c \
- *       lib/xmalloc.c -o build-fuzz/fuzz-journal
+ *   make -f fuzz/fuzz.mk build-fuzz/fuzz-journal
  *   build-fuzz/fuzz-journal -dict=fuzz/journal.dict -max_len=4096 \
  *       -max_total_time=60 build-fuzz/corpus-journal fuzz/corpus/journal
  */

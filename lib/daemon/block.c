@@ -1,11 +1,13 @@
 /*
  * block.c: waiting requests, lending and confirmation (see block.h).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "block.h"
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "session.h"
@@ -164,10 +166,18 @@ ts_block_drained(struct ts_block *b)
 void
 ts_block_confirm(struct ts_block *b, uint64_t upto)
 {
-    while (b->lent0 < b->nlent && b->lent[b->lent0].id <= upto) {
-        ts_space_confirm(b->ctx->space, b->lent[b->lent0].t);
-        b->lent0++;
-    }
+    struct ts_journal *j = b->ctx->journal;
+    size_t i, n;
+
+    for (n = 0; b->lent0 + n < b->nlent && b->lent[b->lent0 + n].id <= upto; n++)
+        if (j != NULL)
+            ts_journal_del(j, b->lent[b->lent0 + n].t->seq, b->lent[b->lent0 + n].t->len);
+    if (n > 0 && j != NULL && ts_blocking_write(b->ctx) < 0)
+        ts_log("%zu confirmed take%s not logged: %s; if tsd restarts before its next "
+               "compaction, %s back",
+               n, n == 1 ? "" : "s", strerror(errno), n == 1 ? "it comes" : "they come");
+    for (i = 0; i < n; i++)
+        ts_space_confirm(b->ctx->space, b->lent[b->lent0++].t);
     if (b->lent0 == b->nlent) {
         b->lent0 = b->nlent = 0;
         if (b->worker != NULL)
@@ -201,4 +211,24 @@ ts_block_end(struct ts_block *b)
     ts_timer_cancel(b->ctx->loop, &b->timer);
     b->client->flags &= ~TS_CLIENT_BLOCKED;
     ts_client_touch(b->client, TS_CLIENT_RESUME);
+}
+
+int
+ts_blocking_write(struct ts_blocking *bl)
+{
+    int e;
+
+    if (ts_journal_write(bl->journal) == 0) {
+        if (bl->failing)
+            ts_log("the journal is written again: outs are stored");
+        bl->failing = 0;
+        bl->writes++;
+        return 0;
+    }
+    e = errno;
+    if (!bl->failing)
+        ts_log("cannot write the journal: %s; refusing outs until it can", strerror(e));
+    bl->failing = 1;
+    errno = e;
+    return -1;
 }

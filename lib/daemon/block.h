@@ -65,6 +65,7 @@
 #include "wire.h"
 
 struct ts_client;
+struct ts_journal;
 struct ts_worker;
 
 enum ts_wait {
@@ -82,6 +83,9 @@ struct ts_lent {
 struct ts_blocking {
     struct ts_space *space;
     struct ts_loop *loop;
+    struct ts_journal *journal; /* the durable space's log (tsd -D), or NULL */
+    int failing;                /* its last write failed (logged once, not per request) */
+    uint64_t writes;            /* successful writes to it (a group commit counts them) */
 };
 
 struct ts_block {
@@ -132,8 +136,20 @@ int ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg);
 /* The client's queued output is down to half its limit: resume a paused request. */
 void ts_block_drained(struct ts_block *b);
 
-/* An ack: confirm every lent tuple with an id up to upto. */
+/*
+ * An ack: confirm every lent tuple with an id up to upto.  In a durable
+ * space the deletions are logged first, in one write; if that write fails
+ * the tuples are deleted all the same, and logged as such: a restart before
+ * the next compaction brings them back, which the at-least-once rule allows.
+ */
 void ts_block_confirm(struct ts_block *b, uint64_t upto);
+
+/*
+ * Write what was appended to the journal.  -1 with errno when it failed
+ * (the records are dropped); the first failure of a run, and the first
+ * success after it, go to the log.
+ */
+int ts_blocking_write(struct ts_blocking *bl);
 
 /* Wait for workers to stop; ts_block_end ends it. */
 void ts_block_wait(struct ts_block *b, enum ts_wait why);

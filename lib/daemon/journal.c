@@ -92,6 +92,7 @@ struct ts_journal {
     int dir_dirty;             /* a segment was created since the directory was synced */
     int broken;                /* errno of a failure that left the log untrustworthy */
     int64_t budget;            /* fault hook: bytes writes may still write, -1 for no limit */
+    char *fail_while;          /* fault hook: writes fail while this file exists, or NULL */
     pid_t child;               /* compaction child, or 0 */
     int child_fd;              /* read end of its pipe for messages, or -1 */
     uint64_t child_snap;       /* the snapshot number it is writing */
@@ -186,6 +187,7 @@ static int all_zero(const unsigned char *p, size_t n);
 static size_t record_ok(const unsigned char *p, size_t n, const char **why);
 static int valid_after(const unsigned char *p, size_t from, size_t size);
 static int write_all(int fd, const void *p, size_t n, uint64_t off, int64_t *budget);
+static int disk_full(const struct ts_journal *j);
 static size_t add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline,
                          const char *text, size_t len);
 static int open_dir(const char *dir, int create, int strict, char *err, size_t errlen);
@@ -452,6 +454,16 @@ write_all(int fd, const void *buf, size_t n, uint64_t off, int64_t *budget)
         off += (uint64_t)w;
     }
     return 0;
+}
+
+/* The fault hook's switch: is the "disk" full now? */
+static int
+disk_full(const struct ts_journal *j)
+{
+    if (j->fail_while == NULL || access(j->fail_while, F_OK) < 0)
+        return 0;
+    errno = ENOSPC;
+    return 1;
 }
 
 /* Encode one record at the end of b; returns its size. */
@@ -1142,6 +1154,9 @@ ts_journal_open(const char *dir, const struct ts_journal_opts *opts, ts_journal_
     env = getenv("TS_JOURNAL_FAIL_AFTER");
     if (env != NULL && *env != '\0')
         j->budget = strtoll(env, NULL, 10);
+    env = getenv("TS_JOURNAL_FAIL_WHILE");
+    if (env != NULL && *env != '\0')
+        j->fail_while = ts_xstrdup(env);
     replay_free(&r);
     return j;
 
@@ -1188,6 +1203,7 @@ ts_journal_close(struct ts_journal *j)
     close(j->lockfd);
     close(j->dfd);
     ts_buf_free(&j->out);
+    free(j->fail_while);
     free(j->dir);
     free(j);
     if (rc < 0)
@@ -1232,6 +1248,14 @@ ts_journal_del(struct ts_journal *j, uint64_t seq, size_t len)
     return 0;
 }
 
+void
+ts_journal_discard(struct ts_journal *j)
+{
+    ts_buf_reset(&j->out);
+    j->hiseq = j->hiseq_written;
+    j->live = j->live_written;
+}
+
 int
 ts_journal_write(struct ts_journal *j)
 {
@@ -1247,7 +1271,7 @@ ts_journal_write(struct ts_journal *j)
     }
     if (n == 0)
         return 0;
-    if (write_all(j->fd, ts_buf_head(&j->out), n, j->off, &j->budget) < 0) {
+    if (disk_full(j) || write_all(j->fd, ts_buf_head(&j->out), n, j->off, &j->budget) < 0) {
         e = errno;
         ts_buf_reset(&j->out);
         j->hiseq = j->hiseq_written;
@@ -1649,7 +1673,7 @@ child_main(struct ts_journal *j, uint64_t num, int newfd, int msgfd, pid_t paren
         else
             add_record(&b, REC_END, w.n, 0, NULL, 0);
         if (ts_buf_len(&b) >= SNAP_CHUNK || i == w.n) {
-            if (write_all(fd, ts_buf_head(&b), ts_buf_len(&b), off, &j->budget) < 0)
+            if (disk_full(j) || write_all(fd, ts_buf_head(&b), ts_buf_len(&b), off, &j->budget) < 0)
                 child_fail(msgfd, j->dfd, tmp, what, errno);
             off += ts_buf_len(&b);
             ts_buf_reset(&b);

@@ -205,7 +205,9 @@ struct ts_journal;
  *
  * For tests only: if the environment variable TS_JOURNAL_FAIL_AFTER is a
  * number N, writes fail with ENOSPC once N more bytes have been written
- * (as ts_journal_fail_after).
+ * (as ts_journal_fail_after); if TS_JOURNAL_FAIL_WHILE is a path, writes
+ * fail with ENOSPC while a file exists there (a disk that fills up and is
+ * freed again, for the daemon's tests).
  */
 struct ts_journal *ts_journal_open(const char *dir, const struct ts_journal_opts *opts,
                                    ts_journal_tuple_fn *fn, void *arg,
@@ -236,6 +238,8 @@ int ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const 
  * makes the log unreadable: recovery refuses it as damage.
  */
 int ts_journal_del(struct ts_journal *j, uint64_t seq, size_t len);
+/* Drop what was appended and not yet written, as if it never was. */
+void ts_journal_discard(struct ts_journal *j);
 /*
  * Write everything appended, with one write(2).  On failure the file is
  * as it was before, the records are dropped, and -1 is returned with errno.

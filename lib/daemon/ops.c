@@ -6,11 +6,13 @@
  * The common requests are read by wire.h's quick readers; whatever they do
  * not take goes through jansson and the table below.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "ops.h"
@@ -23,6 +25,7 @@ static op_fn op_ack, op_dump, op_eval, op_in, op_out, op_rd, op_shutdown, op_sta
 static int quick(struct ts_client *c, const char *line, size_t len);
 static void serve_ask(struct ts_client *c, json_t *req, int take);
 static void store_batch(struct ts_client *c, const struct ts_batch *b);
+static int log_batch(struct ts_client *c, const struct ts_batch *b);
 static void eval_start(struct ts_client *c, json_t *req);
 static void eval_stop(struct ts_client *c, json_t *req);
 
@@ -153,6 +156,8 @@ store_batch(struct ts_client *c, const struct ts_batch *b)
     struct ts_space *space = ctx_of(c)->blocking.space;
     size_t i;
 
+    if (ctx_of(c)->blocking.journal != NULL && log_batch(c, b) < 0)
+        return;
     for (i = 0; i < b->n; i++) {
         const char *text;
         const uint32_t *off;
@@ -164,6 +169,39 @@ store_batch(struct ts_client *c, const struct ts_batch *b)
     }
     ts_wire_ok_n(&c->out, b->n);
     ts_client_touch(c, 0);
+}
+
+/*
+ * The durable space: log the batch's outs, with the seqs the store is
+ * about to give them, in one write, before anything is stored or answered.
+ * If the write fails, nothing is stored and the client is told so.
+ */
+static int
+log_batch(struct ts_client *c, const struct ts_batch *b)
+{
+    struct ts_blocking *bl = &ctx_of(c)->blocking;
+    uint64_t seq = ts_store_seq(bl->space->store);
+    const uint32_t *off;
+    const char *text;
+    uint32_t arity;
+    size_t i, len;
+
+    for (i = 0; i < b->n; i++) {
+        ts_batch_get(b, i, &text, &len, &off, &arity);
+        if (ts_journal_out(bl->journal, seq + 1 + i, 0, text, len) < 0) {
+            ts_journal_discard(bl->journal);
+            ts_client_error(c, "storage", "nothing stored: tuple %zu cannot be logged: %s", i + 1,
+                            errno == EMSGSIZE ? "longer than the journal's 1 GiB limit"
+                                              : strerror(errno));
+            return -1;
+        }
+    }
+    if (b->n > 0 && ts_blocking_write(bl) < 0) {
+        ts_client_error(c, "storage", "nothing stored: cannot write the journal: %s",
+                        strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -341,6 +379,15 @@ op_stats(struct ts_client *c, json_t *req)
                       "waiters", (json_int_t)space->waiters.count, "workers",
                       (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count, "pid",
                       (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
+    if (o->blocking.journal != NULL) {
+        struct ts_journal_stats js;
+        json_t *st = json_object_get(reply, "stats");
+
+        ts_journal_stats(o->blocking.journal, &js);
+        json_object_set_new(st, "log_bytes", json_integer((json_int_t)js.log_bytes));
+        json_object_set_new(st, "syncs", json_integer((json_int_t)js.syncs));
+        json_object_set_new(st, "compactions", json_integer((json_int_t)js.compactions));
+    }
     ts_wire_json(&c->out, reply);
     ts_client_touch(c, 0);
     json_decref(reply);

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "scan.h"
 #include "server.h"
 #include "tuple.h"
 
@@ -30,6 +31,12 @@ static void drained(struct ts_client *c);
 static void worker_put(void *arg, json_t *tuple);
 static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
+static void child_reaped(void *arg, pid_t pid, int status);
+static int restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
+static void walk(void *arg, ts_journal_emit_fn *emit, void *ctx);
+static int writable(void *arg, int commit);
+static void on_journal(struct ts_loop *loop, void *arg);
+static void journal_failed(struct ts_server *srv, const char *why);
 static void teardown(struct ts_server *srv);
 
 struct ts_server *
@@ -46,6 +53,7 @@ ts_server_new(const char *path, size_t maxline, const char *helper, char *err, s
         return NULL;
     }
     srv->helper = ts_xstrdup(helper);
+    ts_space_init(&srv->space, ts_block_deliver, srv);
     return srv;
 }
 
@@ -53,8 +61,115 @@ void
 ts_server_detach(struct ts_server *srv)
 {
     close(srv->lfd);
+    /* The lock stays with the process that runs the server: it has the same open file. */
+    ts_journal_close(srv->journal);
+    ts_space_free(&srv->space);
+    free(srv->replayed);
     free(srv->helper);
     free(srv);
+}
+
+/* Scratch for turning the journal's tuple texts back into stored tuples. */
+struct restore_ctx {
+    struct ts_store *store;
+    struct ts_buf text;
+    uint32_t *off;
+    size_t noff, offcap;
+};
+
+int
+ts_server_durable(struct ts_server *srv, const char *dir, const struct ts_journal_opts *o,
+                  char *err, size_t errlen)
+{
+    struct restore_ctx rc = {srv->space.store, TS_BUF_INIT, NULL, 0, 0};
+    struct ts_journal_opts opts = *o;
+    struct ts_journal_replay rep;
+    uint64_t t0 = ts_now();
+    char *msg;
+
+    opts.walk = walk;
+    opts.walk_arg = srv;
+    srv->journal = ts_journal_open(dir, &opts, restore, &rc, &rep, err, errlen);
+    ts_buf_free(&rc.text);
+    free(rc.off);
+    if (srv->journal == NULL)
+        return -1;
+    /* New tuples go above every seq ever given, even of tuples long gone. */
+    ts_store_set_seq(srv->space.store, rep.hiseq);
+    srv->sync = opts.sync;
+    msg = ts_xmalloc(512 + sizeof rep.note);
+    snprintf(msg, 512 + sizeof rep.note,
+             "durable space in %s (sync %s): replayed %llu tuples from %llu records in %llu "
+             "files, %.1f ms%s%s",
+             dir,
+             opts.sync == TS_JOURNAL_ALWAYS  ? "always"
+             : opts.sync == TS_JOURNAL_BATCH ? "batch"
+                                             : "none",
+             (unsigned long long)rep.tuples, (unsigned long long)rep.records,
+             (unsigned long long)rep.files, (double)(ts_now() - t0) / 1e6,
+             rep.note[0] != '\0' ? "; " : "", rep.note);
+    srv->replayed = msg;
+    return 0;
+}
+
+/*
+ * The replay's callback: the tuple goes back with its own seq, so that the
+ * order among the survivors is what it was.  Replay has no waiters to offer
+ * it to.  The text is canonical (the daemon wrote it); only its field
+ * offsets are to be found, by the fast reader or else through jansson.
+ */
+static int
+restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+{
+    struct restore_ctx *rc = arg;
+    const char *end;
+
+    /* Leases: when tuples have deadlines, this is where the space gets it. */
+    (void)deadline;
+    ts_buf_reset(&rc->text);
+    rc->noff = 0;
+    end = ts_scan_tuple(text, text + len, &rc->text, &rc->off, &rc->noff, &rc->offcap);
+    if (end == NULL || end != text + len) {
+        json_t *v = json_loadb(text, len, 0, NULL);
+        char e[100];
+
+        ts_buf_reset(&rc->text);
+        rc->noff = json_array_size(v);
+        rc->off = ts_xgrow(rc->off, &rc->offcap, rc->noff, sizeof *rc->off);
+        if (v == NULL || rc->noff == 0 || ts_canon_tuple(v, &rc->text, rc->off, e, sizeof e) < 0) {
+            json_decref(v);
+            return -1;
+        }
+        json_decref(v);
+    }
+    ts_store_set_seq(rc->store, seq - 1);
+    ts_store_add(rc->store, ts_buf_head(&rc->text), ts_buf_len(&rc->text), rc->off,
+                 (uint32_t)rc->noff);
+    return 0;
+}
+
+struct walk_ctx {
+    ts_journal_emit_fn *emit;
+    void *ctx;
+};
+
+static void
+walk_one(struct ts_tuple *t, void *arg)
+{
+    struct walk_ctx *w = arg;
+
+    /* Leases: the tuple's deadline goes here. */
+    w->emit(w->ctx, t->seq, 0, ts_tuple_text(t), t->len);
+}
+
+/* The compaction child's walk: every stored tuple, lent ones too. */
+static void
+walk(void *arg, ts_journal_emit_fn *emit, void *ctx)
+{
+    struct ts_server *srv = arg;
+    struct walk_ctx w = {emit, ctx};
+
+    ts_store_all(srv->space.store, walk_one, &w);
 }
 
 int
@@ -76,8 +191,13 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
+    struct ts_worker_hooks hooks = {.put = worker_put,
+                                    .stopped = worker_stopped,
+                                    .gone = worker_gone,
+                                    .arg = srv,
+                                    .reaped = child_reaped};
     sigset_t set;
+    int rc;
 
     signal(SIGPIPE, SIG_IGN);
     /*
@@ -104,8 +224,8 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
         return -1;
     }
     ts_timer_init(&srv->accept_timer, on_accept_retry, srv);
+    ts_timer_init(&srv->journal_timer, on_journal, srv);
     ts_loop_hook(srv->loop, on_idle, srv);
-    ts_space_init(&srv->space, ts_block_deliver, srv);
     srv->workers = ts_workers_new(srv->loop, srv->path, srv->helper, &hooks);
     srv->clients.loop = srv->loop;
     srv->clients.serve = ts_ops_serve;
@@ -120,21 +240,111 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     srv->ops.started = ts_wall_clock();
     srv->ops.shutdown = stop;
     srv->ops.arg = srv;
+    if (srv->journal != NULL) {
+        srv->ops.blocking.journal = srv->journal;
+        /* Ours now, after tsd -d forked: a second daemon names this pid. */
+        ts_journal_set_pid(srv->journal);
+        ts_log("%s", srv->replayed);
+        if (srv->sync == TS_JOURNAL_ALWAYS) {
+            srv->clients.writable = writable;
+            srv->clients.writable_arg = srv;
+        }
+    }
     ts_log("listening on %s", srv->path);
     if (ts_loop_run(srv->loop) < 0)
         ts_log("event loop failed: %s", strerror(errno));
     ts_log("stopping");
+    if (srv->failed)
+        snprintf(err, errlen, "stopped: the journal failed (see the log)");
+    rc = srv->failed ? -1 : 0;
     teardown(srv);
-    return 0;
+    return rc;
 }
 
 static int
 on_idle(struct ts_loop *loop, void *arg)
 {
     struct ts_server *srv = arg;
+    int busy = ts_clients_service(&srv->clients);
+    uint64_t when;
+
+    if (srv->journal != NULL && !srv->failed) {
+        when = ts_journal_next_sync(srv->journal);
+        if (when == UINT64_MAX)
+            ts_timer_cancel(loop, &srv->journal_timer);
+        else if (srv->journal_timer.slot == SIZE_MAX || srv->journal_timer.when != when)
+            ts_timer_set(loop, &srv->journal_timer, when);
+    }
+    return busy;
+}
+
+/*
+ * sync always: replies wait until what they answer is on disk.  The
+ * session asks with commit set once per loop iteration, before it writes
+ * any reply: one fdatasync then covers every out and ack of the iteration
+ * (group commit).  Requests served after it (resumed ones) wait for the
+ * next turn's.  In the other policies every record is written before its
+ * reply is made, and that is all they promise, so this hook is not set.
+ */
+static int
+writable(void *arg, int commit)
+{
+    struct ts_server *srv = arg;
+    char msg[300];
+
+    if (srv->failed)
+        return 0;
+    if (srv->journal == NULL || !ts_journal_dirty(srv->journal))
+        return 1;
+    if (!commit)
+        return 0;
+    if (ts_journal_sync(srv->journal) < 0) {
+        snprintf(msg, sizeof msg, "cannot sync the journal: %s", strerror(errno));
+        journal_failed(srv, msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* The journal's timer: a batch sync, a compaction to start, its child to look at. */
+static void
+on_journal(struct ts_loop *loop, void *arg)
+{
+    struct ts_server *srv = arg;
+    uint64_t t0 = ts_now();
+    pid_t before = ts_journal_child(srv->journal);
+    char msg[600];
+    int rc;
 
     (void)loop;
-    return ts_clients_service(&srv->clients);
+    rc = ts_journal_tick(srv->journal, t0, msg, sizeof msg);
+    if (rc < 0) {
+        journal_failed(srv, msg);
+        return;
+    }
+    if (rc > 0 && before == 0 && ts_journal_child(srv->journal) != 0)
+        ts_log("%s (the loop paused %.1f ms to fork)", msg, (double)(ts_now() - t0) / 1e6);
+    else if (rc > 0)
+        ts_log("%s", msg);
+}
+
+/*
+ * A failed sync leaves the journal untrustworthy (after such a failure
+ * Linux may have dropped the pages it could not write), so the daemon
+ * stops, as Redis does when it cannot fsync its AOF under "always", and
+ * as PostgreSQL does: the replies that waited for the sync are never sent,
+ * and a restart rebuilds the space from what the disk really holds.
+ */
+static void
+journal_failed(struct ts_server *srv, const char *why)
+{
+    if (srv->failed)
+        return;
+    ts_log("%s; stopping without the replies that waited for it: restart tsd to recover "
+           "what the disk holds",
+           why);
+    srv->failed = 1;
+    stop(srv);
 }
 
 static void
@@ -213,7 +423,11 @@ drained(struct ts_client *c)
     ts_block_drained(c->ctx);
 }
 
-/* The workers' put hook: ts.exit and ts.error tuples. */
+/*
+ * The workers' put hook: ts.exit and ts.error tuples.  In a durable space
+ * they are logged like any out; one the journal refuses is not stored, and
+ * the log keeps it instead.
+ */
 static void
 worker_put(void *arg, json_t *tuple)
 {
@@ -223,11 +437,34 @@ worker_put(void *arg, json_t *tuple)
     char err[100];
 
     if (!srv->stopping && tuple != NULL && json_array_size(tuple) <= 8 &&
-        ts_canon_tuple(tuple, &text, off, err, sizeof err) == 0)
-        ts_space_out(&srv->space, ts_buf_head(&text), ts_buf_len(&text), off,
-                     (uint32_t)json_array_size(tuple));
+        ts_canon_tuple(tuple, &text, off, err, sizeof err) == 0) {
+        if (srv->journal != NULL &&
+            (ts_journal_out(srv->journal, ts_store_seq(srv->space.store) + 1, 0, ts_buf_head(&text),
+                            ts_buf_len(&text)) < 0 ||
+             ts_blocking_write(&srv->ops.blocking) < 0)) {
+            ts_journal_discard(srv->journal);
+            ts_log("cannot log a worker's tuple (%s), not stored: %.*s", strerror(errno),
+                   (int)ts_buf_len(&text), ts_buf_head(&text));
+        } else {
+            ts_space_out(&srv->space, ts_buf_head(&text), ts_buf_len(&text), off,
+                         (uint32_t)json_array_size(tuple));
+        }
+    }
     ts_buf_free(&text);
     json_decref(tuple);
+}
+
+/* The workers' hook for other children: the journal's compaction. */
+static void
+child_reaped(void *arg, pid_t pid, int status)
+{
+    struct ts_server *srv = arg;
+    char msg[600];
+
+    if (srv->journal != NULL && pid == ts_journal_child(srv->journal)) {
+        ts_journal_reaped(srv->journal, pid, status, msg, sizeof msg);
+        ts_log("%s", msg);
+    }
 }
 
 /* The workers' stopped hook: answer the ts-eval -k that waits. */
@@ -268,22 +505,38 @@ teardown(struct ts_server *srv)
         close(srv->lfd);
         srv->lfd = -1;
     }
+    /*
+     * The journal goes before the workers, so that a compaction in progress
+     * is stopped rather than waited for with them, and before the last
+     * replies, which must not be sent unless it synced.
+     */
+    if (srv->journal != NULL) {
+        if (srv->loop != NULL)
+            ts_timer_cancel(srv->loop, &srv->journal_timer);
+        if (ts_journal_close(srv->journal) < 0 && !srv->failed) {
+            ts_log("cannot sync the journal: %s; the last replies are not sent", strerror(errno));
+            srv->failed = 1;
+        }
+        srv->journal = srv->ops.blocking.journal = NULL;
+    }
     if (srv->workers != NULL) {
         ts_workers_free(srv->workers);
         srv->workers = srv->ops.workers = NULL;
     }
     /* Best effort: final replies, such as the one to shutdown. */
-    ts_clients_flush_now(&srv->clients);
+    if (!srv->failed)
+        ts_clients_flush_now(&srv->clients);
     while (srv->clients.list != NULL)
         ts_client_lost(srv->clients.list, NULL);
     if (srv->loop != NULL) {
         ts_clients_service(&srv->clients);
-        ts_space_free(&srv->space);
         ts_loop_free(srv->loop);
         srv->loop = NULL;
     }
+    ts_space_free(&srv->space);
     if (srv->sigfd >= 0)
         close(srv->sigfd);
+    free(srv->replayed);
     free(srv->helper);
     free(srv);
 }

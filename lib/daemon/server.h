@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "journal.h"
 #include "loop.h"
 #include "ops.h"
 #include "session.h"
@@ -28,10 +29,15 @@ struct ts_server {
     struct ts_loop *loop;
     struct ts_space space;
     struct ts_clients clients;
-    struct ts_ops ops;            /* what serving requests needs */
-    struct ts_workers *workers;   /* processes started by eval */
-    int stopping;                 /* shutdown asked for */
-    struct ts_timer accept_timer; /* resumes accepting after running out of fds */
+    struct ts_ops ops;             /* what serving requests needs */
+    struct ts_workers *workers;    /* processes started by eval */
+    int stopping;                  /* shutdown asked for */
+    struct ts_timer accept_timer;  /* resumes accepting after running out of fds */
+    struct ts_journal *journal;    /* the durable space (tsd -D), or NULL */
+    enum ts_journal_sync sync;     /* its policy */
+    struct ts_timer journal_timer; /* its next batch sync, compaction or look at the child */
+    char *replayed;                /* what the replay found, for the log once running */
+    int failed;                    /* the journal failed to sync: stop, replying to nobody */
 };
 
 /*
@@ -42,9 +48,19 @@ struct ts_server *ts_server_new(const char *path, size_t maxline, const char *he
                                 size_t errlen);
 
 /*
+ * Keep the space durably in dir (tsd -D; see journal.h): lock the directory
+ * and replay it into the space.  Call it after ts_server_new and before any
+ * fork, so that a damaged or busy directory fails the command that started
+ * the daemon.  The walk callback of o is the server's own.  -1 with err on
+ * failure; the server is then still to be detached or run in memory.
+ */
+int ts_server_durable(struct ts_server *srv, const char *dir, const struct ts_journal_opts *o,
+                      char *err, size_t errlen);
+
+/*
  * Run until asked to stop (SIGTERM, SIGINT, a shutdown request), then stop
  * the workers, remove the socket and free everything.  Returns 0, or -1
- * with err when the loop could not be set up.
+ * with err when the loop could not be set up or the journal failed.
  */
 int ts_server_run(struct ts_server *srv, char *err, size_t errlen);
 

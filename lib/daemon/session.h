@@ -36,6 +36,7 @@
 #define TS_CLIENT_DEAD 0x10      /* lost; on the dead list */
 #define TS_CLIENT_BLOCKED 0x20   /* a request waits: only acks are served (block.h) */
 #define TS_CLIENT_THROTTLED 0x40 /* output over the high mark: not reading */
+#define TS_CLIENT_HELD 0x80      /* output waits for what it answers to be durable */
 
 /*
  * Output queued beyond this stops serving the client's requests (but acks)
@@ -68,6 +69,18 @@ struct ts_clients {
     void (*lost)(struct ts_client *c);
     /* A waiting client has read its queued output down to TS_OUT_LOW. */
     void (*drained)(struct ts_client *c);
+    /*
+     * May replies be written now?  NULL: always.  The durable space
+     * (journal.h) answers no while records the replies may depend on wait
+     * for their sync.  ts_clients_service asks once with commit set, before
+     * writing anything, when the hook may sync (one sync for the replies of
+     * the whole loop iteration: a group commit); every later write asks
+     * with commit clear, so that replies to requests served after that
+     * sync wait for the next one.  Output that must wait stays queued and
+     * the client pending, so the loop comes back at once.
+     */
+    int (*writable)(void *arg, int commit);
+    void *writable_arg;
     void *ctx; /* the serving layer's own state */
 };
 

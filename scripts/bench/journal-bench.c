@@ -16,11 +16,8 @@
  *   (the new segment and the fork) keeps the caller, and how long its child
  *   takes to write the snapshot.
  *
- * Build (from the top of the tree):
- *
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Ilib -Ilib/core -Ilib/daemon \
- *       scripts/bench/journal-bench.c lib/daemon/journal.c lib/core/crc32c.c \
- *       lib/buf.c lib/xmalloc.c -o journal-bench
+ * make bench builds it (build/bench/journal-bench) and runs it on the disk
+ * that holds its temporary directory.
  */
 #include <errno.h>
 #include <inttypes.h>
