@@ -137,6 +137,9 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         if (b->worker != NULL)
             ts_worker_holds(b->worker, ts_tuple_text(t), t->len);
     }
+    /* A tuple whose out is not yet synced is not shown before it is (sync always). */
+    if (t->seq > b->ctx->synced_seq)
+        b->need = b->ctx->writes;
     ts_wire_tuple(&b->client->out, id, ts_tuple_text(t), t->len);
     ts_client_touch(b->client, 0);
     if (!w->take)

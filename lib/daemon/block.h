@@ -85,7 +85,9 @@ struct ts_blocking {
     struct ts_loop *loop;
     struct ts_journal *journal; /* the durable space's log (tsd -D), or NULL */
     int failing;                /* its last write failed (logged once, not per request) */
-    uint64_t writes;            /* successful writes to it (a group commit counts them) */
+    uint64_t writes;            /* successful writes to it, counted ... */
+    uint64_t synced;            /* ... and how many of them are synced (sync always) */
+    uint64_t synced_seq;        /* every tuple up to this seq is synced (sync always) */
 };
 
 struct ts_block {
@@ -112,6 +114,7 @@ struct ts_block {
     size_t lentcap;
     uint64_t next_id;         /* last delivery id handed out */
     struct ts_worker *worker; /* the eval worker this client is, or NULL */
+    uint64_t need;            /* its output waits until this many journal writes are synced */
 };
 
 struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);

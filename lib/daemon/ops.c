@@ -201,6 +201,7 @@ log_batch(struct ts_client *c, const struct ts_batch *b)
                         strerror(errno));
         return -1;
     }
+    block_of(c)->need = bl->writes;
     return 0;
 }
 
@@ -321,6 +322,9 @@ op_dump(struct ts_client *c, json_t *req)
     json_t *tmpl = json_object_get(req, "tmpl");
     struct dump_ctx d = {c, 0};
     char err[300];
+
+    /* It may list tuples whose outs are not yet synced. */
+    block_of(c)->need = o->blocking.writes;
 
     if (tmpl != NULL && !json_is_null(tmpl)) {
         struct ts_tmpl *tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err);

@@ -34,7 +34,8 @@ static void worker_gone(void *arg, struct ts_worker *w);
 static void child_reaped(void *arg, pid_t pid, int status);
 static int restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
 static void walk(void *arg, ts_journal_emit_fn *emit, void *ctx);
-static int writable(void *arg, int commit);
+static void commit(void *arg);
+static int writable(void *arg, struct ts_client *c);
 static void on_journal(struct ts_loop *loop, void *arg);
 static void journal_failed(struct ts_server *srv, const char *why);
 static void teardown(struct ts_server *srv);
@@ -242,12 +243,14 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     srv->ops.arg = srv;
     if (srv->journal != NULL) {
         srv->ops.blocking.journal = srv->journal;
+        srv->ops.blocking.synced_seq = ts_store_seq(srv->space.store);
         /* Ours now, after tsd -d forked: a second daemon names this pid. */
         ts_journal_set_pid(srv->journal);
         ts_log("%s", srv->replayed);
         if (srv->sync == TS_JOURNAL_ALWAYS) {
+            srv->clients.commit = commit;
             srv->clients.writable = writable;
-            srv->clients.writable_arg = srv;
+            srv->clients.commit_arg = srv;
         }
     }
     ts_log("listening on %s", srv->path);
@@ -279,31 +282,46 @@ on_idle(struct ts_loop *loop, void *arg)
 }
 
 /*
- * sync always: replies wait until what they answer is on disk.  The
- * session asks with commit set once per loop iteration, before it writes
- * any reply: one fdatasync then covers every out and ack of the iteration
- * (group commit).  Requests served after it (resumed ones) wait for the
- * next turn's.  In the other policies every record is written before its
- * reply is made, and that is all they promise, so this hook is not set.
+ * sync always: a reply waits until what it answers is on disk.  The
+ * session calls commit once per loop iteration, before it writes any
+ * reply: one fdatasync then covers every out and ack of the iteration (a
+ * group commit).  Then only the replies that depend on records written
+ * since are held, until the next iteration's commit: those of outs served
+ * after the commit (resumed requests), and of requests that were shown a
+ * tuple whose out is not yet synced (see block.h's need).  A take of a
+ * tuple that is on disk is answered at once, even while others' outs wait
+ * for their sync, so a client that alternates outs and takes waits for one
+ * sync a pair, not two.  In the other policies every record is written
+ * before its reply is made, and that is all they promise: no hooks.
  */
-static int
-writable(void *arg, int commit)
+static void
+commit(void *arg)
 {
     struct ts_server *srv = arg;
+    struct ts_blocking *bl = &srv->ops.blocking;
     char msg[300];
+
+    if (srv->failed || srv->journal == NULL)
+        return;
+    /* Clean already, perhaps synced by a compaction starting: all the same, all is synced. */
+    if (ts_journal_dirty(srv->journal) && ts_journal_sync(srv->journal) < 0) {
+        snprintf(msg, sizeof msg, "cannot sync the journal: %s", strerror(errno));
+        journal_failed(srv, msg);
+        return;
+    }
+    bl->synced = bl->writes;
+    bl->synced_seq = ts_store_seq(srv->space.store);
+}
+
+static int
+writable(void *arg, struct ts_client *c)
+{
+    struct ts_server *srv = arg;
+    struct ts_block *b = c->ctx;
 
     if (srv->failed)
         return 0;
-    if (srv->journal == NULL || !ts_journal_dirty(srv->journal))
-        return 1;
-    if (!commit)
-        return 0;
-    if (ts_journal_sync(srv->journal) < 0) {
-        snprintf(msg, sizeof msg, "cannot sync the journal: %s", strerror(errno));
-        journal_failed(srv, msg);
-        return 0;
-    }
-    return 1;
+    return b == NULL || b->need <= srv->ops.blocking.synced;
 }
 
 /* The journal's timer: a batch sync, a compaction to start, its child to look at. */

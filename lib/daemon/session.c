@@ -230,7 +230,7 @@ flush_output(struct ts_client *c)
     struct ts_clients *all = c->all;
     ssize_t n;
 
-    if (ts_buf_len(&c->out) > 0 && all->writable != NULL && !all->writable(all->writable_arg, 0)) {
+    if (ts_buf_len(&c->out) > 0 && all->writable != NULL && !all->writable(all->commit_arg, c)) {
         c->flags |= TS_CLIENT_HELD;
         return 0;
     }
@@ -297,8 +297,8 @@ ts_clients_service(struct ts_clients *all)
 {
     struct ts_client *list = all->pending, *c, **pp;
 
-    if (all->writable != NULL)
-        all->writable(all->writable_arg, 1);
+    if (all->commit != NULL)
+        all->commit(all->commit_arg);
     all->pending = NULL;
     while ((c = list) != NULL) {
         list = c->pnext;

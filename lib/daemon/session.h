@@ -70,17 +70,18 @@ struct ts_clients {
     /* A waiting client has read its queued output down to TS_OUT_LOW. */
     void (*drained)(struct ts_client *c);
     /*
-     * May replies be written now?  NULL: always.  The durable space
-     * (journal.h) answers no while records the replies may depend on wait
-     * for their sync.  ts_clients_service asks once with commit set, before
-     * writing anything, when the hook may sync (one sync for the replies of
-     * the whole loop iteration: a group commit); every later write asks
-     * with commit clear, so that replies to requests served after that
-     * sync wait for the next one.  Output that must wait stays queued and
-     * the client pending, so the loop comes back at once.
+     * The durable space (journal.h) under sync always: a reply may not be
+     * written before the records it depends on are synced.  ts_clients_service
+     * calls commit once, before it writes anything, to sync what was
+     * written (one sync for the replies of the whole loop iteration: a group
+     * commit), then asks writable before each client's output is written.
+     * Output that must wait (replies to requests served after the commit,
+     * such as resumed ones) stays queued and the client pending, so the
+     * loop comes back at once.  Both NULL in memory.
      */
-    int (*writable)(void *arg, int commit);
-    void *writable_arg;
+    void (*commit)(void *arg);
+    int (*writable)(void *arg, struct ts_client *c);
+    void *commit_arg;
     void *ctx; /* the serving layer's own state */
 };
 
