@@ -28,7 +28,8 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-p
        -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) -fPIC -MMD -MP
-LDLIBS = $(JANSSON_LIBS) -lm
+# The journal compacts in a thread (lib/daemon/journal.c).
+LDLIBS = $(JANSSON_LIBS) -lm -pthread
 
 B ?= build
 

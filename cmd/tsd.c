@@ -74,7 +74,7 @@ main(int argc, char **argv)
     const char *sock = NULL, *logfile = NULL, *data = NULL, *checkdir = NULL;
     char path[TS_PATH_MAX + 1], err[400], helper[4096];
     unsigned long long maxline = TS_MAXLINE_DEFAULT;
-    struct ts_journal_opts jo = {TS_JOURNAL_ALWAYS, 0, 0, 0, NULL, NULL};
+    struct ts_journal_opts jo = {TS_JOURNAL_ALWAYS, 0, 0, 0, 0};
     struct ts_server *srv;
     int ch, dflag = 0, kflag = 0, fix = 0, durable_opts = 0, logfd = -1;
     pid_t pid;

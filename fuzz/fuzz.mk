@@ -33,7 +33,7 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
               -fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra \
               -Ilib/core -Ilib/client -Ilib/daemon \
               $(FUZZ_JANSSON_CFLAGS) $(FUZZ_EXTRA_CFLAGS)
-FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) -lm
+FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) -lm -pthread
 
 FUZZ_TARGETS = request words match scan journal
 FUZZ_LIB_SRCS = $(wildcard lib/*/*.c)

@@ -384,7 +384,7 @@ wait_log() {
     done
     [ "$(stat_of compactions)" -ge 1 ]
     wait_log "compacting $DATA"
-    wait_log "the loop paused .* ms to fork"
+    wait_log "the loop paused .* ms"
     wait_log "compacted $DATA into snap"
     ls "$DATA" | grep -q '^snap\.'
     crash_restart

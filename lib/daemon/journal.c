@@ -12,16 +12,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +53,8 @@
 #define DEFAULT_RATIO 2
 #define BACKOFF_MIN ((uint64_t)5 * NS_PER_S)
 #define BACKOFF_MAX ((uint64_t)300 * NS_PER_S)
-/* How often tick looks for a compaction child that nobody routed to us. */
-#define CHILD_POLL ((uint64_t)1 * NS_PER_S)
+/* How often tick looks whether the compaction thread is done. */
+#define JOB_POLL ((uint64_t)50 * NS_PER_MS)
 
 /*
  * How much checksumming the search for a well-formed record after a bad one
@@ -62,7 +62,7 @@
  * enough to exhaust this is called damage, which is the safe mistake.
  */
 #define RESYNC_BUDGET ((uint64_t)64 << 20)
-/* The snapshot child writes in pieces of about this size. */
+/* The compaction thread writes the snapshot in pieces of about this size. */
 #define SNAP_CHUNK ((size_t)1 << 20)
 /* A write buffer that grew past this is freed after use. */
 #define OUT_KEEP ((size_t)4 << 20)
@@ -71,11 +71,14 @@
 
 enum { BAD_NONE, BAD_TORN, BAD_DAMAGE };
 
+struct job;
+
 struct ts_journal {
     char *dir;                 /* as given, for messages */
     int dfd;                   /* the directory */
     int lockfd;                /* DIR/lock, held with flock */
     int fd;                    /* the segment being appended to */
+    int prev_fd;               /* the one before it, until synced, or -1 */
     uint64_t seg;              /* its number */
     uint64_t off;              /* its length: the end of its last good record */
     uint64_t first;            /* the oldest segment recovery needs */
@@ -93,10 +96,8 @@ struct ts_journal {
     int broken;                /* errno of a failure that left the log untrustworthy */
     int64_t budget;            /* fault hook: bytes writes may still write, -1 for no limit */
     char *fail_while;          /* fault hook: writes fail while this file exists, or NULL */
-    pid_t child;               /* compaction child, or 0 */
-    int child_fd;              /* read end of its pipe for messages, or -1 */
-    uint64_t child_snap;       /* the snapshot number it is writing */
-    uint64_t child_poll;       /* when tick next looks whether it ended */
+    struct job *job;           /* the compaction in progress, or NULL */
+    uint64_t job_poll;         /* when tick next looks whether it is done */
     uint64_t retry_at;         /* no compaction before this (CLOCK_MONOTONIC ns) */
     uint64_t backoff;          /* pause after the next failure */
     uint64_t compactions;      /* finished since open */
@@ -152,18 +153,27 @@ struct replay {
     char why[160];
 };
 
-/* The snapshot child's list of tuples to write. */
-struct sent {
-    uint64_t seq;
-    uint64_t deadline;
-    const char *text;
-    size_t len;
-};
-
-struct snapw {
-    struct sent *e;
-    size_t n, cap;
-    int sorted;
+/*
+ * A compaction in progress: what its thread works from, copied so that it
+ * shares nothing with the journal but the two flags and, once done is set,
+ * the result.
+ */
+struct job {
+    pthread_t thread;
+    int dfd;           /* the directory, its own descriptor */
+    int oldfd;         /* segment num, its own descriptor */
+    int newfd;         /* segment num + 1, its own descriptor */
+    char *dir;         /* for messages */
+    char *fail_while;  /* the fault hook's switch, or NULL */
+    uint64_t snap;     /* the snapshot it starts from, 0 for none */
+    uint64_t first;    /* the first segment after that snapshot */
+    uint64_t num;      /* the last segment it covers: it writes snap.num */
+    uint64_t hiseq;    /* the highest seq given out when it started */
+    int64_t budget;    /* the fault hook's allowance when it started */
+    atomic_int cancel; /* set by ts_journal_close: stop and clean up */
+    atomic_int done;   /* set by the thread as its last act */
+    int ok;            /* snap.num is in place */
+    char msg[300];     /* what happened, for the log */
 };
 
 /* A report being written into a caller's buffer. */
@@ -187,7 +197,7 @@ static int all_zero(const unsigned char *p, size_t n);
 static size_t record_ok(const unsigned char *p, size_t n, const char **why);
 static int valid_after(const unsigned char *p, size_t from, size_t size);
 static int write_all(int fd, const void *p, size_t n, uint64_t off, int64_t *budget);
-static int disk_full(const struct ts_journal *j);
+static int disk_full(const char *fail_while);
 static size_t add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline,
                          const char *text, size_t len);
 static int open_dir(const char *dir, int create, int strict, char *err, size_t errlen);
@@ -212,14 +222,10 @@ static unsigned remove_leftovers(struct replay *r);
 static uint64_t record_cost(size_t len);
 static int compact_due(const struct ts_journal *j);
 static void schedule_retry(struct ts_journal *j);
-static int poll_child(struct ts_journal *j, char *msg, size_t msglen);
-static void child_main(struct ts_journal *j, uint64_t num, int newfd, int msgfd, pid_t parent)
-    __attribute__((noreturn));
-static void child_fail(int msgfd, int dfd, const char *tmp, const char *what, int e)
-    __attribute__((noreturn));
-static void snap_emit(void *ctx, uint64_t seq, uint64_t deadline, const char *text, size_t len);
-static int cmp_sent(const void *a, const void *b);
-static void close_others(int a, int b, int c);
+static int finish_job(struct ts_journal *j, char *msg, size_t msglen);
+static void free_job(struct job *c);
+static void *compact_main(void *arg);
+static int write_snapshot(struct job *c, struct replay *r, const char *tmp, uint64_t *bytes);
 static void rep_printf(struct rep *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void describe(struct replay *r, struct rep *out);
 
@@ -458,9 +464,9 @@ write_all(int fd, const void *buf, size_t n, uint64_t off, int64_t *budget)
 
 /* The fault hook's switch: is the "disk" full now? */
 static int
-disk_full(const struct ts_journal *j)
+disk_full(const char *fail_while)
 {
-    if (j->fail_while == NULL || access(j->fail_while, F_OK) < 0)
+    if (fail_while == NULL || access(fail_while, F_OK) < 0)
         return 0;
     errno = ENOSPC;
     return 1;
@@ -1074,7 +1080,7 @@ ts_journal_open(const char *dir, const struct ts_journal_opts *opts, ts_journal_
 
     j = ts_xcalloc(1, sizeof *j);
     j->fd = -1;
-    j->child_fd = -1;
+    j->prev_fd = -1;
     for (i = 0; i < r.ne; i++) {
         struct entry *e = &r.e[i];
 
@@ -1184,20 +1190,14 @@ ts_journal_close(struct ts_journal *j)
         rc = -1;
         e = errno;
     }
-    if (j->child > 0) {
-        char tmp[NAME_MAX_LEN];
-
-        /* Kill it only if it is still ours: a pid someone else reaped may be reused. */
-        if (waitpid(j->child, NULL, WNOHANG) == 0) {
-            kill(j->child, SIGKILL);
-            while (waitpid(j->child, NULL, 0) < 0 && errno == EINTR)
-                ;
-        }
-        file_name(tmp, "snap", j->child_snap, ".tmp");
-        unlinkat(j->dfd, tmp, 0);
+    if (j->job != NULL) {
+        /* The thread stops at its next piece of work and removes its .tmp. */
+        atomic_store(&j->job->cancel, 1);
+        pthread_join(j->job->thread, NULL);
+        free_job(j->job);
     }
-    if (j->child_fd >= 0)
-        close(j->child_fd);
+    if (j->prev_fd >= 0)
+        close(j->prev_fd);
     if (j->fd >= 0)
         close(j->fd);
     close(j->lockfd);
@@ -1271,7 +1271,8 @@ ts_journal_write(struct ts_journal *j)
     }
     if (n == 0)
         return 0;
-    if (disk_full(j) || write_all(j->fd, ts_buf_head(&j->out), n, j->off, &j->budget) < 0) {
+    if (disk_full(j->fail_while) ||
+        write_all(j->fd, ts_buf_head(&j->out), n, j->off, &j->budget) < 0) {
         e = errno;
         ts_buf_reset(&j->out);
         j->hiseq = j->hiseq_written;
@@ -1309,6 +1310,15 @@ ts_journal_sync(struct ts_journal *j)
         return -1;
     if (!j->dirty && !j->dir_dirty)
         return 0;
+    /* The segment before this one first: a power cut must not leave a hole. */
+    if (j->prev_fd >= 0) {
+        if (fdatasync(j->prev_fd) < 0) {
+            j->broken = errno;
+            return -1;
+        }
+        close(j->prev_fd);
+        j->prev_fd = -1;
+    }
     if (j->dirty && fdatasync(j->fd) < 0) {
         j->broken = errno;
         return -1;
@@ -1332,7 +1342,7 @@ compact_due(const struct ts_journal *j)
 {
     uint64_t size = j->older + j->off;
 
-    return j->o.walk != NULL && j->child == 0 && j->broken == 0 && size >= j->o.compact_min &&
+    return j->o.autocompact && j->job == NULL && j->broken == 0 && size >= j->o.compact_min &&
            size / j->o.compact_ratio > j->live;
 }
 
@@ -1347,8 +1357,8 @@ ts_journal_next_sync(const struct ts_journal *j)
         when = j->dirty_since + (uint64_t)j->o.batch_ms * NS_PER_MS;
     if (compact_due(j) && j->retry_at < when)
         when = j->retry_at;
-    if (j->child > 0 && j->child_poll < when)
-        when = j->child_poll;
+    if (j->job != NULL && j->job_poll < when)
+        when = j->job_poll;
     return when;
 }
 
@@ -1357,7 +1367,7 @@ ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen)
 {
     if (msglen > 0)
         msg[0] = '\0';
-    if (j->child > 0 && now >= j->child_poll && poll_child(j, msg, msglen))
+    if (j->job != NULL && now >= j->job_poll && finish_job(j, msg, msglen))
         return 1;
     if (j->o.sync == TS_JOURNAL_BATCH && j->dirty &&
         now >= j->dirty_since + (uint64_t)j->o.batch_ms * NS_PER_MS) {
@@ -1374,41 +1384,6 @@ ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen)
     return 0;
 }
 
-/*
- * The daemon should route the child's SIGCHLD to ts_journal_reaped.  If a
- * reaper took it without doing so, the result is unknown, so every file is
- * kept (the next compaction or start tidies up) and a retry is scheduled,
- * rather than waiting for a child that is gone.  Returns 1 with msg set
- * when the child has ended.
- */
-static int
-poll_child(struct ts_journal *j, char *msg, size_t msglen)
-{
-    pid_t pid = j->child, r;
-    int st;
-
-    r = waitpid(pid, &st, WNOHANG);
-    if (r == pid) {
-        ts_journal_reaped(j, pid, st, msg, msglen);
-        return 1;
-    }
-    if (r < 0 && errno == ECHILD) {
-        close(j->child_fd);
-        j->child_fd = -1;
-        j->child = 0;
-        j->failures++;
-        schedule_retry(j);
-        snprintf(msg, msglen,
-                 "compaction child %ld of %s was reaped elsewhere (route it to "
-                 "ts_journal_reaped); its result is unknown, every file is kept, retrying in "
-                 "%" PRIu64 " s",
-                 (long)pid, j->dir, j->backoff / NS_PER_S);
-        return 1;
-    }
-    j->child_poll = mono_now() + CHILD_POLL;
-    return 0;
-}
-
 static void
 schedule_retry(struct ts_journal *j)
 {
@@ -1422,17 +1397,14 @@ int
 ts_journal_compact(struct ts_journal *j, char *msg, size_t msglen)
 {
     uint64_t num = j->seg, size = j->older + j->off;
-    int pfd[2], newfd, e;
-    pid_t pid, parent = getpid();
+    sigset_t all, old;
+    struct job *c;
+    int newfd, e;
 
     if (msglen > 0)
         msg[0] = '\0';
-    if (j->child > 0) {
+    if (j->job != NULL) {
         errno = EBUSY;
-        return -1;
-    }
-    if (j->o.walk == NULL) {
-        errno = ENOTSUP;
         return -1;
     }
     if (j->broken != 0) {
@@ -1443,50 +1415,69 @@ ts_journal_compact(struct ts_journal *j, char *msg, size_t msglen)
         errno = EAGAIN;
         return -1;
     }
-    /*
-     * Segment N is closed for good now, so what it holds must reach the
-     * disk before records in N+1 can: a power cut must not leave a hole.
-     */
-    if (j->dirty && j->o.sync != TS_JOURNAL_NONE && ts_journal_sync(j) < 0) {
-        snprintf(msg, msglen, "cannot sync %s/log.%010" PRIu64 ": %s", j->dir, j->seg,
-                 strerror(errno));
-        return -1;
-    }
-    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
+    if ((newfd = create_segment(j->dfd, num + 1, j->hiseq)) < 0)
         goto fail;
-    if ((newfd = create_segment(j->dfd, num + 1, j->hiseq)) < 0) {
+    c = ts_xcalloc(1, sizeof *c);
+    c->dfd = fcntl(j->dfd, F_DUPFD_CLOEXEC, 0);
+    c->oldfd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+    c->newfd = fcntl(newfd, F_DUPFD_CLOEXEC, 0);
+    if (c->dfd < 0 || c->oldfd < 0 || c->newfd < 0) {
         e = errno;
-        close(pfd[0]);
-        close(pfd[1]);
+        free_job(c);
         errno = e;
-        goto fail;
+        goto switched;
     }
-    pid = fork();
-    if (pid == 0)
-        child_main(j, num, newfd, pfd[1], parent);
-    e = errno;
-    close(pfd[1]);
-    /* Whether or not the fork worked, segment N+1 exists and is the one to write. */
-    close(j->fd);
+    c->dir = ts_xstrdup(j->dir);
+    c->fail_while = j->fail_while != NULL ? ts_xstrdup(j->fail_while) : NULL;
+    c->snap = j->snap;
+    c->first = j->first;
+    c->num = num;
+    c->hiseq = j->hiseq;
+    c->budget = j->budget;
+    atomic_init(&c->cancel, 0);
+    atomic_init(&c->done, 0);
+    /* The thread takes no signals: they are the daemon's business. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&c->thread, NULL, compact_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        free_job(c);
+        errno = e;
+        goto switched;
+    }
+    j->job = c;
+    j->job_poll = mono_now() + JOB_POLL;
+    e = 0;
+
+switched:
+    /*
+     * Segment N is closed for good either way, and N + 1 is the one to
+     * write.  What N holds must be on disk before anything in N + 1 is:
+     * the next sync syncs it first (under none, nothing is promised).
+     */
+    if (j->prev_fd >= 0) {
+        /* Two switches without a sync between (a long batch interval): the older first. */
+        if (fdatasync(j->prev_fd) < 0 && j->broken == 0)
+            j->broken = errno;
+        close(j->prev_fd);
+        j->prev_fd = -1;
+    }
+    if (j->dirty && j->o.sync != TS_JOURNAL_NONE)
+        j->prev_fd = j->fd;
+    else
+        close(j->fd);
     j->fd = newfd;
     j->older += j->off;
     j->off = HDR_SIZE;
     j->seg = num + 1;
-    j->dirty = 0;
     j->dir_dirty = 1;
-    if (pid < 0) {
-        close(pfd[0]);
-        errno = e;
+    if (e != 0)
         goto fail;
-    }
-    j->child = pid;
-    j->child_fd = pfd[0];
-    j->child_snap = num;
-    j->child_poll = mono_now() + CHILD_POLL;
     snprintf(msg, msglen,
              "compacting %s: %" PRIu64 " bytes of log for about %" PRIu64
-             " live; writing snap.%010" PRIu64 " in pid %ld",
-             j->dir, size, j->live, num, (long)pid);
+             " live; writing snap.%010" PRIu64 " in a thread",
+             j->dir, size, j->live, num);
     return 0;
 
 fail:
@@ -1498,36 +1489,44 @@ fail:
     return -1;
 }
 
-pid_t
-ts_journal_child(const struct ts_journal *j)
+static void
+free_job(struct job *c)
 {
-    return j->child;
+    if (c->dfd >= 0)
+        close(c->dfd);
+    if (c->oldfd >= 0)
+        close(c->oldfd);
+    if (c->newfd >= 0)
+        close(c->newfd);
+    free(c->dir);
+    free(c->fail_while);
+    free(c);
 }
 
-int
-ts_journal_reaped(struct ts_journal *j, pid_t pid, int status, char *msg, size_t msglen)
+/*
+ * If the thread is done, take its result: on success the files the
+ * snapshot covers go; on failure they stay and a retry is scheduled.
+ * Returns 1 with msg set when it was done, 0 when it is still at work.
+ */
+static int
+finish_job(struct ts_journal *j, char *msg, size_t msglen)
 {
-    char name[NAME_MAX_LEN], why[200];
-    uint64_t num = j->child_snap, k, removed = 0;
+    struct job *c = j->job;
+    char name[NAME_MAX_LEN];
+    uint64_t k, removed = 0;
     struct stat st;
-    ssize_t n;
 
-    if (msglen > 0)
-        msg[0] = '\0';
-    if (pid <= 0 || pid != j->child) {
-        errno = ESRCH;
-        return -1;
+    if (!atomic_load(&c->done)) {
+        j->job_poll = mono_now() + JOB_POLL;
+        return 0;
     }
-    n = read(j->child_fd, why, sizeof why - 1);
-    why[n > 0 ? n : 0] = '\0';
-    close(j->child_fd);
-    j->child_fd = -1;
-    j->child = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        file_name(name, "snap", num, "");
+    pthread_join(c->thread, NULL);
+    j->job = NULL;
+    if (c->ok) {
+        file_name(name, "snap", c->num, "");
         j->older = fstatat(j->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)st.st_size : 0;
         /* Segments first: an old snapshot without them is still a left-over, never a gap. */
-        for (k = j->first; k <= num; k++) {
+        for (k = j->first; k <= c->num; k++) {
             file_name(name, "log", k, "");
             if (unlinkat(j->dfd, name, 0) == 0)
                 removed++;
@@ -1537,172 +1536,154 @@ ts_journal_reaped(struct ts_journal *j, pid_t pid, int status, char *msg, size_t
             if (unlinkat(j->dfd, name, 0) == 0)
                 removed++;
         }
-        j->first = num + 1;
-        j->snap = num;
+        /* Whatever segments came after the covered ones were counted as older: still are. */
+        for (k = c->num + 1; k < j->seg; k++) {
+            file_name(name, "log", k, "");
+            if (fstatat(j->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                j->older += (uint64_t)st.st_size;
+        }
+        j->first = c->num + 1;
+        j->snap = c->num;
         j->compactions++;
         j->backoff = 0;
         j->retry_at = 0;
         snprintf(msg, msglen,
                  "compacted %s into snap.%010" PRIu64 " (%s); removed %" PRIu64 " older files",
-                 j->dir, num, why[0] != '\0' ? why : "?", removed);
-        return 0;
+                 j->dir, c->num, c->msg, removed);
+    } else {
+        j->failures++;
+        schedule_retry(j);
+        snprintf(msg, msglen,
+                 "compaction of %s failed: %s; the log is kept, retrying in %" PRIu64 " s", j->dir,
+                 c->msg, j->backoff / NS_PER_S);
     }
-    file_name(name, "snap", num, ".tmp");
-    unlinkat(j->dfd, name, 0);
-    j->failures++;
-    schedule_retry(j);
-    if (why[0] == '\0') {
-        if (WIFSIGNALED(status))
-            snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
-        else
-            snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
-    }
-    snprintf(msg, msglen, "compaction of %s failed: %s; the log is kept, retrying in %" PRIu64 " s",
-             j->dir, why, j->backoff / NS_PER_S);
-    return -1;
-}
-
-/* ---- the snapshot child */
-
-static void
-snap_emit(void *ctx, uint64_t seq, uint64_t deadline, const char *text, size_t len)
-{
-    struct snapw *w = ctx;
-    struct sent *s;
-
-    w->e = ts_xgrow(w->e, &w->cap, w->n + 1, sizeof *w->e);
-    s = &w->e[w->n];
-    if (w->n > 0 && seq <= w->e[w->n - 1].seq)
-        w->sorted = 0;
-    s->seq = seq;
-    s->deadline = deadline;
-    s->text = text;
-    s->len = len;
-    w->n++;
-}
-
-static int
-cmp_sent(const void *a, const void *b)
-{
-    uint64_t x = ((const struct sent *)a)->seq, y = ((const struct sent *)b)->seq;
-
-    return x < y ? -1 : x > y;
+    free_job(c);
+    return 1;
 }
 
 /*
- * Close every descriptor but 0-2 and a, b, c: the child must not keep the
- * daemon's sockets open (a client whose connection the daemon closes would
- * not see the end of it), nor the lock (which is the parent's to hold).
+ * The compaction thread.  Segments up to num are closed, so it reads them
+ * as recovery would, from the files (with the snapshot they follow), and
+ * writes what survives as snap.num: the daemon's memory is never looked
+ * at, and nothing the loop does can change what the thread reads.
  */
-static void
-close_others(int a, int b, int c)
+static void *
+compact_main(void *arg)
 {
-    int keep[3] = {a, b, c}, lo = 3, i, k, t;
+    struct job *c = arg;
+    char tmp[NAME_MAX_LEN], final[NAME_MAX_LEN];
+    struct replay r;
+    uint64_t bytes = 0, k, tuples = 0;
+    size_t i;
 
-    for (i = 0; i < 3; i++)
-        for (k = i + 1; k < 3; k++)
-            if (keep[k] < keep[i]) {
-                t = keep[i];
-                keep[i] = keep[k];
-                keep[k] = t;
-            }
-    for (i = 0; i < 3; i++) {
-        if (keep[i] < lo)
-            continue;
-        if (keep[i] > lo)
-            close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-        lo = keep[i] + 1;
+    file_name(tmp, "snap", c->num, ".tmp");
+    file_name(final, "snap", c->num, "");
+    replay_init(&r, c->dir, c->dfd);
+    if (c->snap > 0) {
+        r.snaps = ts_xmalloc(sizeof *r.snaps);
+        r.snaps[r.nsnaps++] = c->snap;
     }
-    close_range((unsigned)lo, ~0u, 0);
+    r.logs = ts_xcalloc(c->num - c->first + 1, sizeof *r.logs);
+    for (k = c->first; k <= c->num; k++)
+        r.logs[r.nlogs++] = k;
+    scan(&r);
+    if (r.bad != BAD_NONE) {
+        snprintf(c->msg, sizeof c->msg, "%s at offset %" PRIu64 " of %s", r.why, r.boff,
+                 r.nf > 0 ? r.f[r.bfile].name : "?");
+        goto out;
+    }
+    if (write_snapshot(c, &r, tmp, &bytes) < 0)
+        goto out;
+    /*
+     * The snapshot is on disk; segment num, and segment num + 1's header
+     * and name, must be too, before the rename makes the segments up to
+     * num redundant (num's records before any of num + 1's: no holes).
+     */
+    if (fdatasync(c->oldfd) < 0 || fdatasync(c->newfd) < 0 || fsync(c->dfd) < 0) {
+        snprintf(c->msg, sizeof c->msg, "syncing the segments: %s", strerror(errno));
+        unlinkat(c->dfd, tmp, 0);
+        goto out;
+    }
+    if (atomic_load(&c->cancel)) {
+        snprintf(c->msg, sizeof c->msg, "stopped");
+        unlinkat(c->dfd, tmp, 0);
+        goto out;
+    }
+    if (renameat(c->dfd, tmp, c->dfd, final) < 0) {
+        snprintf(c->msg, sizeof c->msg, "renaming %s: %s", tmp, strerror(errno));
+        unlinkat(c->dfd, tmp, 0);
+        goto out;
+    }
+    if (fsync(c->dfd) < 0) {
+        snprintf(c->msg, sizeof c->msg, "syncing the directory: %s", strerror(errno));
+        goto out;
+    }
+    for (i = 0; i < r.ne; i++)
+        tuples += !r.e[i].dead;
+    snprintf(c->msg, sizeof c->msg, "%" PRIu64 " tuples, %" PRIu64 " bytes", tuples, bytes);
+    c->ok = 1;
+
+out:
+    replay_free(&r);
+    atomic_store(&c->done, 1);
+    return NULL;
 }
 
-static void
-child_fail(int msgfd, int dfd, const char *tmp, const char *what, int e)
+/* Write the live entries of r as snapshot tmp, synced.  -1 with c->msg. */
+static int
+write_snapshot(struct job *c, struct replay *r, const char *tmp, uint64_t *bytes)
 {
-    char buf[200];
-    int n;
-
-    n = snprintf(buf, sizeof buf, "%s: %s", what, strerror(e));
-    if (n > 0 && write(msgfd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
-        _exit(1);
-    if (tmp != NULL)
-        unlinkat(dfd, tmp, 0);
-    _exit(1);
-}
-
-static void
-child_main(struct ts_journal *j, uint64_t num, int newfd, int msgfd, pid_t parent)
-{
-    char tmp[NAME_MAX_LEN], final[NAME_MAX_LEN], what[120], done[80];
-    struct snapw w = {NULL, 0, 0, 1};
-    unsigned char h[HDR_SIZE];
     struct ts_buf b = TS_BUF_INIT;
-    uint64_t off = 0, bytes;
+    unsigned char h[HDR_SIZE];
+    uint64_t off = 0, n = 0;
     size_t i;
     int fd;
 
-    /* A child outliving the daemon would race the next one's clean-up. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
-    close_others(j->dfd, newfd, msgfd);
-    file_name(tmp, "snap", num, ".tmp");
-    file_name(final, "snap", num, "");
-    fd = openat(j->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(what, sizeof what, "creating %s", tmp);
-        child_fail(msgfd, j->dfd, NULL, what, errno);
+        snprintf(c->msg, sizeof c->msg, "creating %s: %s", tmp, strerror(errno));
+        return -1;
     }
-    j->o.walk(j->o.walk_arg, snap_emit, &w);
-    if (!w.sorted)
-        qsort(w.e, w.n, sizeof *w.e, cmp_sent);
-    for (i = 0; i < w.n; i++)
-        if (w.e[i].seq == 0 || w.e[i].seq > j->hiseq || (i > 0 && w.e[i].seq == w.e[i - 1].seq) ||
-            w.e[i].len > TS_JOURNAL_MAX_TEXT) {
-            snprintf(what, sizeof what, "the walk gave seq %" PRIu64 " twice, or out of range",
-                     w.e[i].seq);
-            child_fail(msgfd, j->dfd, tmp, what, EINVAL);
-        }
-    make_header(h, KIND_SNAP, num, j->hiseq);
+    make_header(h, KIND_SNAP, c->num, r->hiseq > c->hiseq ? r->hiseq : c->hiseq);
     ts_buf_add(&b, h, sizeof h);
-    snprintf(what, sizeof what, "writing %s", tmp);
-    for (i = 0; i <= w.n; i++) {
-        if (i < w.n)
-            add_record(&b, w.e[i].deadline != 0 ? REC_OUTD : REC_OUT, w.e[i].seq, w.e[i].deadline,
-                       w.e[i].text, w.e[i].len);
-        else
-            add_record(&b, REC_END, w.n, 0, NULL, 0);
-        if (ts_buf_len(&b) >= SNAP_CHUNK || i == w.n) {
-            if (disk_full(j) || write_all(fd, ts_buf_head(&b), ts_buf_len(&b), off, &j->budget) < 0)
-                child_fail(msgfd, j->dfd, tmp, what, errno);
-            off += ts_buf_len(&b);
-            ts_buf_reset(&b);
+    for (i = 0; i <= r->ne; i++) {
+        if (i < r->ne && r->e[i].dead)
+            continue;
+        if (i < r->ne) {
+            add_record(&b, r->e[i].deadline != 0 ? REC_OUTD : REC_OUT, r->e[i].seq,
+                       r->e[i].deadline, r->e[i].text, r->e[i].len);
+            n++;
+        } else {
+            add_record(&b, REC_END, n, 0, NULL, 0);
         }
+        if (ts_buf_len(&b) < SNAP_CHUNK && i < r->ne)
+            continue;
+        if (atomic_load(&c->cancel)) {
+            snprintf(c->msg, sizeof c->msg, "stopped");
+            goto fail;
+        }
+        if (disk_full(c->fail_while) ||
+            write_all(fd, ts_buf_head(&b), ts_buf_len(&b), off, &c->budget) < 0) {
+            snprintf(c->msg, sizeof c->msg, "writing %s: %s", tmp, strerror(errno));
+            goto fail;
+        }
+        off += ts_buf_len(&b);
+        ts_buf_reset(&b);
     }
-    bytes = off;
-    free(w.e);
-    ts_buf_free(&b);
-    /*
-     * The snapshot's data, then segment N+1's header and name, must be on
-     * disk before the rename can make segments up to N redundant.
-     */
     if (fsync(fd) < 0) {
-        snprintf(what, sizeof what, "syncing %s", tmp);
-        child_fail(msgfd, j->dfd, tmp, what, errno);
+        snprintf(c->msg, sizeof c->msg, "syncing %s: %s", tmp, strerror(errno));
+        goto fail;
     }
     close(fd);
-    if (fdatasync(newfd) < 0 || fsync(j->dfd) < 0)
-        child_fail(msgfd, j->dfd, tmp, "syncing the new segment", errno);
-    if (renameat(j->dfd, tmp, j->dfd, final) < 0) {
-        snprintf(what, sizeof what, "renaming %s", tmp);
-        child_fail(msgfd, j->dfd, tmp, what, errno);
-    }
-    if (fsync(j->dfd) < 0)
-        child_fail(msgfd, j->dfd, NULL, "syncing the directory", errno);
-    snprintf(done, sizeof done, "%zu tuples, %" PRIu64 " bytes", w.n, bytes);
-    if (write(msgfd, done, strlen(done)) < 0)
-        _exit(0);
-    _exit(0);
+    ts_buf_free(&b);
+    *bytes = off;
+    return 0;
+
+fail:
+    close(fd);
+    ts_buf_free(&b);
+    unlinkat(c->dfd, tmp, 0);
+    return -1;
 }
 
 /* ---- statistics and the fault hook */
@@ -1721,7 +1702,7 @@ ts_journal_stats(const struct ts_journal *j, struct ts_journal_stats *s)
     s->compact_failures = j->failures;
     s->syncs = j->syncs;
     s->last_sync = j->last_sync;
-    s->child = j->child;
+    s->compacting = j->job != NULL;
     s->dirty = ts_journal_dirty(j);
     s->broken = j->broken;
 }

@@ -1,6 +1,6 @@
 /*
  * journal.h: the durable space (tsd -D DIR): an append-only log of what
- * changed, compacted now and then by a snapshot written in a forked child.
+ * changed, compacted now and then into a snapshot written by a thread.
  *
  * What is logged
  * --------------
@@ -90,35 +90,41 @@
  * Compaction
  * ----------
  * When the files hold more than compact_ratio (2) times the live data, and
- * at least compact_min (1 MiB), ts_journal_tick compacts.  The daemon never
- * waits for the rewrite: the journal starts segment N+1, to which all new
- * records go, and forks.  The child, whose memory is a copy-on-write
- * picture of the space exactly as of the end of segment N, walks the live
- * tuples through the daemon's walk callback, writes them to snap.N.tmp,
- * fsyncs it, syncs segment N+1's header and the directory, renames the file
- * to snap.N, syncs the directory again and exits 0.  When the daemon reaps
- * it, the journal removes segments up to N and the older snapshot.  The
- * daemon's own cost is creating a file and fork(2), not the rewrite; but
- * fork copies the page tables, which takes time in proportion to the heap:
- * measured on a small VM, 3 ms with 100,000 tuples (30 MB resident) and
- * 15 ms with 2 million (350 MB).  Past a few hundred thousand tuples that
- * pause is more than "a few ms", as it is for Redis's BGSAVE.  The design
- * is Redis's: the child sees a frozen space for free, and the daemon writes
- * nothing twice.  Writing the snapshot from the loop a slice at a time would
- * avoid the fork, but the space changes behind the slices' cursor, and the
- * snapshot would no longer be the state at one point of the log.  The
- * segments make "the records after the snapshot" a set of whole files,
- * instead of an offset to track in a file being rewritten.
+ * at least compact_min (1 MiB), ts_journal_tick compacts.  The journal
+ * starts segment N+1, to which all new records go, and a thread reads the
+ * newest snapshot and segments up to N, exactly as recovery would, and
+ * writes what survives to snap.N.tmp; then it fsyncs it, syncs segment N,
+ * segment N+1's header and the directory, renames the file to snap.N and
+ * syncs the directory again.  When tick sees it done, the journal removes
+ * the segments up to N and the older snapshot.
+ *
+ * Why a thread that rereads the files, and not a fork or slices of work in
+ * the loop.  The daemon's own cost is creating one file and a thread: well
+ * under a millisecond, whatever the size of the space.  A fork (Redis's
+ * BGREWRITEAOF) gives a child a frozen picture of the space for free, but
+ * fork copies the page tables, which stops the caller in proportion to its
+ * heap: 16 ms at a million tuples, 48 ms at two million on a small VM, far
+ * more than the few milliseconds a client may be kept waiting.  Writing a
+ * snapshot from the loop a slice at a time avoids that, but the space
+ * changes behind the slices' cursor: tuples deleted ahead of it would have
+ * to be copied out first, with the store's help, for the snapshot to be
+ * the state at one point of the log.  Segments up to N never change again,
+ * so a reader of the files needs no such care, shares nothing with the
+ * loop, and writes exactly what a restart would have rebuilt.  It costs
+ * reading the log once more (from the page cache, as a rule): as much as a
+ * restart's replay, which is fast, and bounded by the compaction itself.
  *
  * Every step is safe to interrupt: before the rename the old files are
  * intact and the .tmp is removed at the next start; after it, snap.N
  * makes the older files redundant, and removing them is idempotent.  A
- * child that fails (full disk, killed) changes nothing; the journal retries
- * with a growing pause (5 s doubling to 5 min), and the failure is reported
- * for the daemon to log.
+ * compaction that fails (full disk, damage) changes nothing; the journal
+ * retries with a growing pause (5 s doubling to 5 min), and the failure is
+ * reported for the daemon to log.  ts_journal_close stops a compaction in
+ * progress and removes its .tmp.
  *
- * The journal is single-threaded, as the daemon is; its errors go to the
- * caller as -1 with errno, or as text in a caller's buffer.
+ * The journal is used from one thread, as the daemon is (the compaction
+ * thread shares nothing with it but a flag); its errors go to the caller
+ * as -1 with errno, or as text in a caller's buffer.
  */
 #ifndef TS_JOURNAL_H
 #define TS_JOURNAL_H
@@ -138,19 +144,6 @@ enum ts_journal_sync {
 };
 
 /*
- * The snapshot child's view of one live tuple.  text (not NUL-terminated)
- * must stay valid and unchanged until the walk returns; the store's own
- * text does, since the child changes nothing.
- */
-typedef void ts_journal_emit_fn(void *ctx, uint64_t seq, uint64_t deadline, const char *text,
-                                size_t len);
-/*
- * Supplied by the daemon: call emit(ctx, ...) once for every stored tuple,
- * lent ones included, in any order.  It runs in the forked child, after
- * every descriptor but the journal's own has been closed.
- */
-typedef void ts_journal_walk_fn(void *arg, ts_journal_emit_fn *emit, void *ctx);
-/*
  * Replay hands each surviving tuple to this, in seq order; text is
  * borrowed for the call and not NUL-terminated.  Return 0 to go on, -1 to
  * make ts_journal_open fail (for a tuple the daemon cannot take back).
@@ -160,11 +153,10 @@ typedef int ts_journal_tuple_fn(void *arg, uint64_t seq, uint64_t deadline, cons
 
 struct ts_journal_opts {
     enum ts_journal_sync sync;
-    unsigned batch_ms;        /* batch: longest a write waits for its sync; 0 for 100 */
-    uint64_t compact_min;     /* never compact files smaller than this; 0 for 1 MiB */
-    unsigned compact_ratio;   /* compact past this many times the live data; 0 for 2 */
-    ts_journal_walk_fn *walk; /* NULL: never compact */
-    void *walk_arg;
+    unsigned batch_ms;      /* batch: longest a write waits for its sync; 0 for 100 */
+    uint64_t compact_min;   /* never compact files smaller than this; 0 for 1 MiB */
+    unsigned compact_ratio; /* compact past this many times the live data; 0 for 2 */
+    int autocompact;        /* tick compacts when due; 0: only ts_journal_compact does */
 };
 
 /* What ts_journal_open found. */
@@ -188,7 +180,7 @@ struct ts_journal_stats {
     uint64_t compact_failures; /* since open */
     uint64_t syncs;            /* fdatasyncs of the log since open */
     struct timespec last_sync; /* CLOCK_REALTIME of the last one; zero if none */
-    pid_t child;               /* compaction in progress, or 0 */
+    int compacting;            /* a compaction is in progress */
     int dirty;                 /* written or buffered, not synced */
     int broken;                /* the errno that broke the journal, 0 if sound */
 };
@@ -198,7 +190,8 @@ struct ts_journal;
 /*
  * Check and lock DIR (creating it if missing), replay it through fn, cut
  * off a torn tail, remove left-overs, and open the last segment for
- * appending.  opts may be NULL for the defaults (always, no compaction).
+ * appending.  opts may be NULL for the defaults (always, no automatic
+ * compaction).
  * On failure NULL is returned and err says why, naming the file and offset
  * of any damage; DIR is unchanged unless the failure came after a torn
  * tail was cut off (removing it again at the next open changes nothing).
@@ -252,45 +245,36 @@ int ts_journal_sync(struct ts_journal *j);
 
 /*
  * When ts_journal_tick next has work (a batch sync due, a compaction due or
- * to retry, a child to look for), in ts_now() nanoseconds (CLOCK_MONOTONIC);
+ * to retry, or one to look at), in ts_now() nanoseconds (CLOCK_MONOTONIC);
  * 0 for at once, and UINT64_MAX for never.  Ask again after every loop
  * iteration.
  */
 uint64_t ts_journal_next_sync(const struct ts_journal *j);
 /*
- * Do what is due at now: a batch sync, starting a compaction, and, once a
- * second while a compaction runs, reaping its child if it has ended (in
- * case the daemon's SIGCHLD handling did not, or reaped it without routing
- * it here).  Call it between requests, when everything appended is written
- * and applied to the space, since a compaction snapshots the space as of
- * the last write.  Returns 0, or 1 when msg holds news for the log (a
- * compaction started, failed to start, or ended), or -1 when a sync failed
- * (msg says why; the journal is now broken).
+ * Do what is due at now: a batch sync, starting a compaction, and, every
+ * 50 ms while one runs, taking its result once it is done.  Call it
+ * between requests, when everything appended is written.  Returns 0, or 1
+ * when msg holds news for the log (a compaction started, failed to start,
+ * failed, or ended), or -1 when a sync failed (msg says why; the journal
+ * is now broken).
  */
 int ts_journal_tick(struct ts_journal *j, uint64_t now, char *msg, size_t msglen);
 /*
- * Start a compaction now, whatever the sizes.  Returns 0 with msg saying so,
- * or -1 with errno: EBUSY (one is running), EAGAIN (records are buffered:
- * write first), ENOTSUP (no walk callback), or why the new segment or the
- * fork failed (then it is retried later, as for a failed child).
+ * Start a compaction now, whatever the sizes; ts_journal_tick takes its
+ * result.  Returns 0 with msg saying so, or -1 with errno: EBUSY (one is
+ * running), EAGAIN (records are buffered: write first), or why the new
+ * segment or the thread could not be made (then it is retried later, as
+ * for a compaction that failed).
  */
 int ts_journal_compact(struct ts_journal *j, char *msg, size_t msglen);
-/* The compaction child's pid, or 0: route its SIGCHLD to ts_journal_reaped. */
-pid_t ts_journal_child(const struct ts_journal *j);
-/*
- * The daemon reaped pid with waitpid's status.  If pid is the compaction
- * child, returns 0 when it succeeded (the old files are removed) and -1
- * when it failed (the old files are kept and a retry is scheduled); msg
- * says what happened either way.  Returns -1 with errno ESRCH for another pid.
- */
-int ts_journal_reaped(struct ts_journal *j, pid_t pid, int status, char *msg, size_t msglen);
 
 void ts_journal_stats(const struct ts_journal *j, struct ts_journal_stats *s);
 
 /*
  * For tests: after another bytes bytes, every write fails with ENOSPC, the
  * one that crosses the limit after writing part of its data (a short write).
- * This covers the snapshot a compaction child writes.  Negative: no limit.
+ * A compaction started later writes its snapshot with what is left of the
+ * allowance then, counted apart.  Negative: no limit.
  */
 void ts_journal_fail_after(struct ts_journal *j, int64_t bytes);
 

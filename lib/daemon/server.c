@@ -31,12 +31,11 @@ static void drained(struct ts_client *c);
 static void worker_put(void *arg, json_t *tuple);
 static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
-static void child_reaped(void *arg, pid_t pid, int status);
 static int restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
-static void walk(void *arg, ts_journal_emit_fn *emit, void *ctx);
 static void commit(void *arg);
 static int writable(void *arg, struct ts_client *c);
 static void on_journal(struct ts_loop *loop, void *arg);
+static int compacting(const struct ts_journal *j);
 static void journal_failed(struct ts_server *srv, const char *why);
 static void teardown(struct ts_server *srv);
 
@@ -88,8 +87,7 @@ ts_server_durable(struct ts_server *srv, const char *dir, const struct ts_journa
     uint64_t t0 = ts_now();
     char *msg;
 
-    opts.walk = walk;
-    opts.walk_arg = srv;
+    opts.autocompact = 1;
     srv->journal = ts_journal_open(dir, &opts, restore, &rc, &rep, err, errlen);
     ts_buf_free(&rc.text);
     free(rc.off);
@@ -149,36 +147,6 @@ restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len
     return 0;
 }
 
-struct walk_ctx {
-    ts_journal_emit_fn *emit;
-    void *ctx;
-};
-
-static void
-walk_one(struct ts_tuple *t, void *arg)
-{
-    struct walk_ctx *w = arg;
-
-    /* Leases: the tuple's deadline goes here. */
-    w->emit(w->ctx, t->seq, 0, ts_tuple_text(t), t->len);
-}
-
-/* The compaction child's walk: every stored tuple, lent ones too. */
-static void
-walk(void *arg, ts_journal_emit_fn *emit, void *ctx)
-{
-    struct ts_server *srv = arg;
-    struct walk_ctx w = {emit, ctx};
-
-    ts_store_all(srv->space.store, walk_one, &w);
-}
-
-int
-ts_server_fd(const struct ts_server *srv)
-{
-    return srv->lfd;
-}
-
 /* The ops' shutdown hook, and the signals': stop at the next turn of the loop. */
 static void
 stop(void *arg)
@@ -192,11 +160,7 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {.put = worker_put,
-                                    .stopped = worker_stopped,
-                                    .gone = worker_gone,
-                                    .arg = srv,
-                                    .reaped = child_reaped};
+    struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
     sigset_t set;
     int rc;
 
@@ -324,13 +288,22 @@ writable(void *arg, struct ts_client *c)
     return b == NULL || b->need <= srv->ops.blocking.synced;
 }
 
-/* The journal's timer: a batch sync, a compaction to start, its child to look at. */
+static int
+compacting(const struct ts_journal *j)
+{
+    struct ts_journal_stats st;
+
+    ts_journal_stats(j, &st);
+    return st.compacting;
+}
+
+/* The journal's timer: a batch sync, a compaction to start or to finish. */
 static void
 on_journal(struct ts_loop *loop, void *arg)
 {
     struct ts_server *srv = arg;
     uint64_t t0 = ts_now();
-    pid_t before = ts_journal_child(srv->journal);
+    int before = compacting(srv->journal);
     char msg[600];
     int rc;
 
@@ -340,8 +313,8 @@ on_journal(struct ts_loop *loop, void *arg)
         journal_failed(srv, msg);
         return;
     }
-    if (rc > 0 && before == 0 && ts_journal_child(srv->journal) != 0)
-        ts_log("%s (the loop paused %.1f ms to fork)", msg, (double)(ts_now() - t0) / 1e6);
+    if (rc > 0 && !before && compacting(srv->journal))
+        ts_log("%s (the loop paused %.2f ms)", msg, (double)(ts_now() - t0) / 1e6);
     else if (rc > 0)
         ts_log("%s", msg);
 }
@@ -472,19 +445,6 @@ worker_put(void *arg, json_t *tuple)
     json_decref(tuple);
 }
 
-/* The workers' hook for other children: the journal's compaction. */
-static void
-child_reaped(void *arg, pid_t pid, int status)
-{
-    struct ts_server *srv = arg;
-    char msg[600];
-
-    if (srv->journal != NULL && pid == ts_journal_child(srv->journal)) {
-        ts_journal_reaped(srv->journal, pid, status, msg, sizeof msg);
-        ts_log("%s", msg);
-    }
-}
-
 /* The workers' stopped hook: answer the ts-eval -k that waits. */
 static void
 worker_stopped(void *arg, void *token, long n)
@@ -523,11 +483,7 @@ teardown(struct ts_server *srv)
         close(srv->lfd);
         srv->lfd = -1;
     }
-    /*
-     * The journal goes before the workers, so that a compaction in progress
-     * is stopped rather than waited for with them, and before the last
-     * replies, which must not be sent unless it synced.
-     */
+    /* The journal goes before the last replies, which must not be sent unless it synced. */
     if (srv->journal != NULL) {
         if (srv->loop != NULL)
             ts_timer_cancel(srv->loop, &srv->journal_timer);

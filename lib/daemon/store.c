@@ -491,19 +491,6 @@ ts_store_unlend(struct ts_store *st, struct ts_tuple *t)
     st->lent--;
 }
 
-void
-ts_store_all(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *arg)
-{
-    struct ts_tuple *t, *next;
-    size_t i;
-
-    for (i = 0; i < st->narities; i++)
-        for (t = st->arities[i]->head; t != NULL; t = next) {
-            next = t->link[0].next;
-            fn(t, arg);
-        }
-}
-
 uint64_t
 ts_store_seq(const struct ts_store *st)
 {

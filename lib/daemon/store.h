@@ -83,12 +83,6 @@ struct ts_tuple *ts_iter_next(struct ts_iter *it);
 /* Call fn for every visible tuple of every arity, oldest first. */
 void ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *arg);
 /*
- * Call fn for every stored tuple, lent ones included, in no particular
- * order (the durable space's snapshot sorts what it is given).
- */
-void ts_store_all(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *arg);
-
-/*
  * The highest seq given out so far; the next tuple added gets the one
  * after it.  The durable space logs each tuple with the seq it is about to
  * get, and replays a tuple by setting the seq to one below its own before

@@ -410,11 +410,8 @@ reaped(struct ts_workers *ws, pid_t pid, int st)
 
     while (*pp != NULL && (*pp)->pid != pid)
         pp = &(*pp)->next;
-    if ((w = *pp) == NULL) {
-        if (ws->hooks.reaped != NULL)
-            ws->hooks.reaped(ws->hooks.arg, pid, st);
+    if ((w = *pp) == NULL)
         return;
-    }
     *pp = w->next;
     ended(ws, w, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     free_worker(ws, w);

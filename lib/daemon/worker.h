@@ -27,12 +27,6 @@ struct ts_worker_hooks {
     /* w is about to be freed: drop every pointer to it. */
     void (*gone)(void *arg, struct ts_worker *w);
     void *arg;
-    /*
-     * A child that is no worker was reaped (waitpid's status): one of the
-     * daemon's own, such as the journal's compaction, or an orphan adopted
-     * as subreaper.  May be NULL.
-     */
-    void (*reaped)(void *arg, pid_t pid, int status);
 };
 
 /* A start request, checked by the caller. */
