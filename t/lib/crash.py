@@ -77,6 +77,7 @@ class Crash:
         self.takes = []      # (name, n, start, end, confirmed)
         self.problems = []
         self.retried = 0
+        self.why_retried = {"in use": 0, "listening": 0}
         self.modes = {"always": 0, "batch": 0, "none": 0}
 
     def run(self, args, stdin=None, timeout=30):
@@ -90,8 +91,8 @@ class Crash:
     def start(self, mode, workers=True):
         """
         Start the daemon on the directory.  A child the dead daemon forked
-        an instant before it died (a compaction, a worker not yet exec'd)
-        may hold its lock or listening socket for a moment more: retried.
+        an instant before it died (a worker not yet exec'd) may hold its
+        lock or listening socket for a moment more: retried, and counted.
         """
         for attempt in range(200):
             rc, out, err = self.run(["tsd", "-d", "-s", self.sock, "-l", self.log,
@@ -104,6 +105,8 @@ class Crash:
             if "in use by" not in err and "already listening" not in err:
                 self.problems.append("restart failed: " + err.strip())
                 return False
+            if attempt == 0:
+                self.why_retried["in use" if "in use by" in err else "listening"] += 1
             time.sleep(0.01)
         else:
             self.problems.append("restart failed: the lock stayed held: " + err.strip())
@@ -119,12 +122,17 @@ class Crash:
         return True
 
     def kill(self):
+        """
+        SIGKILL, then wait until the daemon is dead: a zombie (its parent,
+        tsd -d, is gone) with no thread left, as its supervisor would see it.
+        """
         os.kill(self.pid, signal.SIGKILL)
         for _ in range(2000):
             try:
                 with open("/proc/%d/stat" % self.pid) as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        break
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                if zombie and os.listdir("/proc/%d/task" % self.pid) == [str(self.pid)]:
+                    break
             except (FileNotFoundError, ProcessLookupError, IndexError):
                 break
             time.sleep(0.005)
@@ -302,9 +310,11 @@ class Crash:
               "taken more than once (at least once): %d"
               % (len(here), len(self.takes), sum(1 for t in self.takes if t[4]), twice))
         print("ts-out -l runs cut short: %d; compactions started %d, finished %d, failed %d; "
-              "torn tails cut: %d; restarts that waited for the dead daemon's children: %d"
+              "torn tails cut: %d; restarts retried: %d"
               % (len(self.failed_runs), log.count("compacting "), log.count("compacted "),
                  log.count("compaction of "), log.count("cut off a torn tail"), self.retried))
+        print("the restarts waited for: the lock %d times, the socket %d times"
+              % (self.why_retried["in use"], self.why_retried["listening"]))
         for p in self.problems[:50]:
             print("PROBLEM: " + p)
         print("problems: %d" % len(self.problems))
