@@ -62,7 +62,7 @@ struct seen {
     int disorder;
 };
 
-static const struct ts_journal_opts opts = {TS_JOURNAL_NONE, 0, 0, 0, NULL, NULL};
+static const struct ts_journal_opts opts = {TS_JOURNAL_NONE, 0, 0, 0, 0};
 static char dir[4096];
 
 static void fail(const char *what, const char *detail) __attribute__((noreturn));
