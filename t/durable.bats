@@ -11,16 +11,18 @@ setup() {
 # The log segment a fresh directory writes to.
 LOG1=log.0000000001
 
-# Wait (up to 10 s) for a line in the daemon's log, which it writes after
-# tsd -d has returned.
+# Wait for a line in the daemon's log, which it may write after tsd -d
+# has returned.
 wait_log() {
-    local i
-    for i in $(seq 1000); do
-        grep -q -- "$1" tsd.log && return 0
-        sleep 0.01
-    done
-    echo "not in the log: $1" >&2
-    return 1
+    wait_for grep -q -- "$1" tsd.log
+}
+
+syncs_above() {
+    [ "$(stat_of syncs)" -gt "$1" ]
+}
+
+compacted() {
+    [ "$(stat_of compactions)" -ge 1 ]
 }
 
 @test "-D creates its directory 0700 and logs what it replayed" {
@@ -113,11 +115,7 @@ wait_log() {
     crash_restart --sync batch --batch-ms 20
     syncs=$(stat_of syncs)
     ts-out a 1
-    for _ in $(seq 1000); do
-        [ "$(stat_of syncs)" -gt "$syncs" ] && break
-        sleep 0.01
-    done
-    [ "$(stat_of syncs)" -gt "$syncs" ]
+    wait_for syncs_above "$syncs"
     crash_restart --sync none
     ts-out a 2
     ts-out a 3
@@ -130,11 +128,7 @@ wait_log() {
     strace -s 4096 -e trace=read,pwrite64,fdatasync,sendto -o trace -p "$TSD_PID" 2> strace.err &
     st=$!
     bg $st
-    for _ in $(seq 1000); do
-        grep -q attached strace.err && break
-        sleep 0.01
-    done
-    grep -q attached strace.err
+    wait_for grep -q attached strace.err
     # One client waits for a tuple with an out queued behind its in: the out is
     # served when the wait ends, inside the loop's pre-wait step, after the
     # iteration's sync; its reply must wait for the next one.
@@ -378,11 +372,7 @@ wait_log() {
         seq 100 | ts-out -l churn
         ts-in -a churn '?' > /dev/null
     done
-    for _ in $(seq 1000); do
-        [ "$(stat_of compactions)" -ge 1 ] && break
-        sleep 0.01
-    done
-    [ "$(stat_of compactions)" -ge 1 ]
+    wait_for compacted
     wait_log "compacting $DATA"
     wait_log "the loop paused .* ms"
     wait_log "compacted $DATA into snap"

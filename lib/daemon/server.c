@@ -37,7 +37,7 @@ static int writable(void *arg, struct ts_client *c);
 static void on_journal(struct ts_loop *loop, void *arg);
 static int compacting(const struct ts_journal *j);
 static void journal_failed(struct ts_server *srv, const char *why);
-static void teardown(struct ts_server *srv);
+static int teardown(struct ts_server *srv);
 
 struct ts_server *
 ts_server_new(const char *path, size_t maxline, const char *helper, char *err, size_t errlen)
@@ -67,6 +67,12 @@ ts_server_detach(struct ts_server *srv)
     free(srv->replayed);
     free(srv->helper);
     free(srv);
+}
+
+int
+ts_server_fd(const struct ts_server *srv)
+{
+    return srv->lfd;
 }
 
 /* Scratch for turning the journal's tuple texts back into stored tuples. */
@@ -162,7 +168,6 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
     struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
     sigset_t set;
-    int rc;
 
     signal(SIGPIPE, SIG_IGN);
     /*
@@ -221,11 +226,11 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     if (ts_loop_run(srv->loop) < 0)
         ts_log("event loop failed: %s", strerror(errno));
     ts_log("stopping");
-    if (srv->failed)
-        snprintf(err, errlen, "stopped: the journal failed (see the log)");
-    rc = srv->failed ? -1 : 0;
-    teardown(srv);
-    return rc;
+    if (teardown(srv) < 0) {
+        snprintf(err, errlen, "stopped: the journal could not be synced (see the log)");
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -474,10 +479,13 @@ worker_gone(void *arg, struct ts_worker *w)
 /*
  * The socket goes first, so nobody new connects and a waiting "tsd -k" can
  * trust that once its connection closes, the daemon and its socket are gone.
+ * Returns -1 if the journal failed to sync (then no last reply was sent).
  */
-static void
+static int
 teardown(struct ts_server *srv)
 {
+    int failed;
+
     if (srv->lfd >= 0) {
         unlink(srv->path);
         close(srv->lfd);
@@ -510,7 +518,9 @@ teardown(struct ts_server *srv)
     ts_space_free(&srv->space);
     if (srv->sigfd >= 0)
         close(srv->sigfd);
+    failed = srv->failed;
     free(srv->replayed);
     free(srv->helper);
     free(srv);
+    return failed ? -1 : 0;
 }
