@@ -188,6 +188,7 @@ log_batch(struct ts_client *c, const struct ts_batch *b)
 
     for (i = 0; i < b->n; i++) {
         ts_batch_get(b, i, &text, &len, &off, &arity);
+        /* No deadline (0) until tuples have leases: then the tuple's, absolute. */
         if (ts_journal_out(bl->journal, seq + 1 + i, 0, text, len) < 0) {
             ts_journal_discard(bl->journal);
             ts_client_error(c, "storage", "nothing stored: tuple %zu cannot be logged: %s", i + 1,

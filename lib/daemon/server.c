@@ -20,6 +20,7 @@
 #include "tuple.h"
 
 #define ACCEPT_RETRY_NS 100000000u /* after running out of descriptors */
+#define GATHER_MAX_NS 500000u      /* the longest a group commit waits for more */
 
 static void on_accept(struct ts_loop *loop, int fd, uint32_t events, void *arg);
 static void on_accept_retry(struct ts_loop *loop, void *arg);
@@ -262,21 +263,48 @@ on_idle(struct ts_loop *loop, void *arg)
  * for their sync, so a client that alternates outs and takes waits for one
  * sync a pair, not two.  In the other policies every record is written
  * before its reply is made, and that is all they promise: no hooks.
+ *
+ * Gathering, as PostgreSQL's commit_delay does.  The clients one sync
+ * answered send their next outs within microseconds of each other, but the
+ * loop wakes for the first few; syncing them at once leaves the others to
+ * the next sync, and the clients settle into two groups that take turns,
+ * each sync covering half of them.  So while the journal writes since the
+ * last sync are fewer than that sync covered, the commit waits (the held
+ * clients keep the loop polling, without sleeping), for an eighth of the
+ * last sync's time and at most 0.5 ms.  A lone client's group is never
+ * smaller than its last and never waits.  Measured on a disk where a sync
+ * took about 3 ms: 8 clients, 1.7 to 2.4 times the pairs a second; 64
+ * clients, 1.1 to 1.6 times.
  */
 static void
 commit(void *arg)
 {
     struct ts_server *srv = arg;
     struct ts_blocking *bl = &srv->ops.blocking;
+    struct ts_commit *g = &srv->commit;
+    uint64_t now, group;
     char msg[300];
 
     if (srv->failed || srv->journal == NULL)
         return;
     /* Clean already, perhaps synced by a compaction starting: all the same, all is synced. */
-    if (ts_journal_dirty(srv->journal) && ts_journal_sync(srv->journal) < 0) {
-        snprintf(msg, sizeof msg, "cannot sync the journal: %s", strerror(errno));
-        journal_failed(srv, msg);
-        return;
+    if (ts_journal_dirty(srv->journal)) {
+        now = ts_now();
+        group = bl->writes - bl->synced;
+        if (g->since == 0)
+            g->since = now;
+        if (group < g->last && now - g->since < g->gather)
+            return;
+        if (ts_journal_sync(srv->journal) < 0) {
+            snprintf(msg, sizeof msg, "cannot sync the journal: %s", strerror(errno));
+            journal_failed(srv, msg);
+            return;
+        }
+        g->last = group;
+        g->gather = (ts_now() - now) / 8;
+        if (g->gather > GATHER_MAX_NS)
+            g->gather = GATHER_MAX_NS;
+        g->since = 0;
     }
     bl->synced = bl->writes;
     bl->synced_seq = ts_store_seq(srv->space.store);

@@ -21,6 +21,13 @@
 #include "space.h"
 #include "worker.h"
 
+/* sync always: the group commit's state (see commit in server.c). */
+struct ts_commit {
+    uint64_t last;   /* journal writes the last sync covered */
+    uint64_t gather; /* how long a smaller group may wait for more, in ns */
+    uint64_t since;  /* ts_now() when this group was first ready, or 0 */
+};
+
 struct ts_server {
     char path[TS_PATH_MAX + 1]; /* the socket */
     char *helper;               /* the program workers run (ts-worker) */
@@ -38,6 +45,7 @@ struct ts_server {
     struct ts_timer journal_timer; /* its next batch sync, compaction or look at the child */
     char *replayed;                /* what the replay found, for the log once running */
     int failed;                    /* the journal failed to sync: stop, replying to nobody */
+    struct ts_commit commit;       /* sync always: the group commit */
 };
 
 /*
