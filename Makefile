@@ -13,6 +13,9 @@ LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 DESTDIR ?=
 
 CC ?= cc
@@ -33,13 +36,13 @@ LDLIBS = $(JANSSON_LIBS) -lm -pthread
 
 B ?= build
 
-CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
-            lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
+CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/mem.c lib/core/placeholder.c \
+            lib/core/scan.c lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
 DAEMON_SRCS = lib/daemon/block.c lib/daemon/index.c lib/daemon/journal.c lib/daemon/log.c \
-              lib/daemon/loop.c \
-              lib/daemon/ops.c lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c \
-              lib/daemon/store.c lib/daemon/waiter.c lib/daemon/worker.c
+              lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c lib/daemon/server.c \
+              lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c lib/daemon/waiter.c \
+              lib/daemon/worker.c
 CLI_SRCS = cmd/cli.c
 PUBLIC_HDR = lib/client/ts.h
 PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker
@@ -59,7 +62,7 @@ CLIENT_OBJS = $(CLIENT_SRCS:%.c=$(B)/%.o)
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
-UNIT = $(B)/t/unit/match-test $(B)/t/unit/journal-test
+UNIT = $(B)/t/unit/match-test $(B)/t/unit/placeholder-test $(B)/t/unit/journal-test
 
 all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION)
 
@@ -169,13 +172,21 @@ install: all
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(SYSTEMDUSERDIR)
+	install -m 644 contrib/completion/ts.bash $(DESTDIR)$(BASHCOMPDIR)/tsd
+	for c in $(filter-out tsd ts-worker,$(PROGS)); do ln -sf tsd $(DESTDIR)$(BASHCOMPDIR)/$$c; done
+	install -m 644 contrib/completion/_ts $(DESTDIR)$(ZSHCOMPDIR)/_ts
+	sed -e 's|@BINDIR@|$(BINDIR)|' contrib/systemd/tsd.service.in \
+	    > $(DESTDIR)$(SYSTEMDUSERDIR)/tsd.service
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libts.a \
 	    $(DESTDIR)$(LIBDIR)/libts.so $(DESTDIR)$(LIBDIR)/libts.so.$(SOVERSION) \
 	    $(DESTDIR)$(INCDIR)/ts.h $(DESTDIR)$(PKGCONFIGDIR)/ts.pc \
 	    $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) $(MAN3:man/%=$(DESTDIR)$(MANDIR)/man3/%) \
-	    $(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+	    $(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%) \
+	    $(filter-out %/ts-worker,$(PROGS:%=$(DESTDIR)$(BASHCOMPDIR)/%)) \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_ts $(DESTDIR)$(SYSTEMDUSERDIR)/tsd.service
 
 # Formatting: the tree follows .clang-format (make check runs format-check).
 FORMAT_FILES = lib/*/*.c lib/*/*.h cmd/*.c cmd/*.h t/unit/*.c fuzz/*.c fuzz/*.h scripts/bench/*.c

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "mem.h"
+#include "template.h"
 #include "tuple.h"
 #include "wire.h"
 
@@ -114,6 +115,60 @@ ts_parse_seconds(const char *s, double *out)
     return 0;
 }
 
+/* A number as JSON writes one: the one kind of field word that may start with '-'. */
+static int
+json_number(const char *s)
+{
+    const char *p = s, *digits;
+
+    if (*p == '-')
+        p++;
+    for (digits = p; *p >= '0' && *p <= '9'; p++)
+        ;
+    if (p == digits)
+        return 0;
+    if (*p == '.') {
+        for (digits = ++p; *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return 0;
+    }
+    if (*p == 'e' || *p == 'E') {
+        if (*++p == '+' || *p == '-')
+            p++;
+        for (digits = p; *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return 0;
+    }
+    return *p == '\0';
+}
+
+/*
+ * Options end at the first field, so an option written after the fields
+ * would become a field: ts-in job '?' -t 1 would wait for ever for a tuple
+ * of four fields.  A field word that starts with '-' and is not a number
+ * (nor "-" alone, never an option) is taken for such a mistake, unless "--"
+ * said that everything after it is a field.
+ */
+void
+ts_cli_fields(int argc, char **argv, int optind_, const char *lastarg)
+{
+    int i;
+
+    if (optind_ > 1 && strcmp(argv[optind_ - 1], "--") == 0 && argv[optind_ - 1] != lastarg)
+        return;
+    for (i = optind_; i < argc; i++) {
+        const char *w = argv[i];
+
+        if (w[0] == '-' && w[1] != '\0' && !json_number(w))
+            ts_die(TS_EXIT_USAGE,
+                   "'%s' after the fields: options go before the fields; write -- before a "
+                   "field that starts with -",
+                   w);
+    }
+}
+
 struct ts_conn *
 ts_cli_connect(const char *explicit, char *path, size_t pathlen)
 {
@@ -128,14 +183,6 @@ ts_cli_connect(const char *explicit, char *path, size_t pathlen)
     if (conn == NULL)
         ts_die(TS_EXIT_CONN, "%s", err);
     return conn;
-}
-
-static int
-is_formal(const json_t *f)
-{
-    const char *s = json_string_value(f);
-
-    return s != NULL && s[0] == '?' && s[1] != '?';
 }
 
 /* A string raw but for tab, newline and backslash, so one value stays one field. */
@@ -170,6 +217,7 @@ enum ts_outmode {
     TS_OUT_BOUND, /* values bound to formals, tab-separated, escaped strings */
     TS_OUT_JSON,  /* the whole tuple as compact JSON */
     TS_OUT_NUL,   /* each bound value raw, followed by NUL */
+    TS_OUT_QUIET, /* nothing: the exit status says it all */
 };
 
 struct print_ctx {
@@ -223,6 +271,8 @@ print_one(struct ts_got *got, void *arg)
         p->failed = 1;
         return TS_EXIT_FAIL;
     }
+    if (p->mode == TS_OUT_QUIET)
+        return TS_EXIT_OK;
     if (p->mode == TS_OUT_JSON) {
         fwrite(got->text, 1, got->len, stdout);
         putchar('\n');
@@ -248,8 +298,8 @@ print_one(struct ts_got *got, void *arg)
     return TS_EXIT_OK;
 }
 
-static const char *const usage_in = "ts-in [-0ahj] [-n count] [-s socket] [-t seconds] field ...";
-static const char *const usage_rd = "ts-rd [-0ahj] [-n count] [-s socket] [-t seconds] field ...";
+static const char *const usage_in = "ts-in [-0ahjqS] [-n count] [-s socket] [-t seconds] field ...";
+static const char *const usage_rd = "ts-rd [-0ahjqS] [-n count] [-s socket] [-t seconds] field ...";
 
 static const char help_text[] =
     "  -0          print each bound value raw, followed by a NUL byte\n"
@@ -257,35 +307,41 @@ static const char help_text[] =
     "  -h, --help  show this help\n"
     "  -j          print whole tuples as JSON, one per line (a field may be given as -j JSON)\n"
     "  -n count    up to count tuples, one per line\n"
+    "  -q          print nothing: the exit status tells whether a tuple matched\n"
+    "  -S, --strings\n"
+    "              every field word is a string (42 is \"42\"); ?-formals stay formals\n"
     "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "              /tmp/ts-UID/default)\n"
     "  -t seconds  wait at most this long (0: do not wait; fractions allowed)\n"
     "  --version   show the version\n"
     "\nFields: a JSON word is that value, any other word a string; ? ?str ?int ?num ?bool\n"
-    "?null ?arr ?obj ?~ERE are formals.  Exit: 0 done, 1 no match, 2 usage or bad\n"
-    "template, 3 daemon unreachable, 4 other failure.  See ts-tuples(7).\n";
+    "?null ?arr ?obj ?~ERE ?LO..HI are formals.  Options go before the fields.  Exit: 0\n"
+    "done, 1 no match, 2 usage or bad template, 3 daemon unreachable, 4 other failure.\n"
+    "See ts-tuples(7).\n";
 
 int
 ts_cli_query(int argc, char **argv, int take)
 {
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
+        {"strings", no_argument, NULL, 'S'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *usage = take ? usage_in : usage_rd;
-    const char *sock = NULL, *jtext = NULL;
+    const char *sock = NULL, *jtext = NULL, *lastarg = NULL;
     struct ts_query q = {take ? "in" : "rd", NULL, -1, 1, 0};
     struct print_ctx p = {NULL, NULL, 0, TS_OUT_BOUND, 0};
     size_t i;
     struct ts_conn *conn;
     json_t *tmpl;
     char err[400], *end;
-    int ch, rc, jflag = 0;
+    int ch, rc, jflag = 0, qflag = 0, flags = 0;
 
     ts_cli_init(take ? "ts-in" : "ts-rd");
     argv[0] = take ? "ts-in" : "ts-rd"; /* getopt's messages name the command */
-    while ((ch = getopt_long(argc, argv, "+0ahjn:s:t:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+0ahjn:qSs:t:", longopts, NULL)) != -1) {
+        lastarg = optarg;
         switch (ch) {
         case '0': p.mode = TS_OUT_NUL; break;
         case 'a': q.all = 1; break;
@@ -297,6 +353,8 @@ ts_cli_query(int argc, char **argv, int take)
             if (*optarg == '\0' || *end != '\0' || errno != 0 || q.count < 1)
                 ts_die(TS_EXIT_USAGE, "bad count '%s': a positive integer is needed", optarg);
             break;
+        case 'q': qflag = 1; break;
+        case 'S': flags |= TS_WORDS_STRINGS; break;
         case 's': sock = optarg; break;
         case 't':
             if (ts_parse_seconds(optarg, &q.timeout) < 0)
@@ -306,27 +364,32 @@ ts_cli_query(int argc, char **argv, int take)
         default: ts_usage(usage);
         }
     }
+    ts_cli_fields(argc, argv, optind, lastarg);
     argc -= optind;
     argv += optind;
     if (argc == 0)
         ts_usage(usage);
     /* -j with one argument that is a JSON array: the template itself. */
     if (jflag && argc == 1 && argv[0][0] == '[') {
+        if (flags & TS_WORDS_STRINGS)
+            ts_die(TS_EXIT_USAGE, "-S and a -j template cannot be used together");
         jtext = argv[0];
         tmpl = ts_json_template(jtext, err, sizeof err);
     } else {
-        tmpl = ts_words_template(argv, argc, err, sizeof err);
+        tmpl = ts_words_template_flags(argv, argc, flags, err, sizeof err);
     }
     if (tmpl == NULL)
         ts_die(TS_EXIT_USAGE, "%s", err);
     if (jflag && p.mode != TS_OUT_NUL)
         p.mode = TS_OUT_JSON;
+    if (qflag)
+        p.mode = TS_OUT_QUIET;
     q.tmpl = tmpl;
     p.tmpl = tmpl;
     p.formal = ts_xmalloc(json_array_size(tmpl));
     p.nformal = (uint32_t)json_array_size(tmpl);
     for (i = 0; i < json_array_size(tmpl); i++)
-        p.formal[i] = (char)is_formal(json_array_get(tmpl, i));
+        p.formal[i] = (char)ts_tmpl_binds(json_array_get(tmpl, i));
     conn = ts_cli_connect(sock, NULL, 0);
     rc = ts_query(conn, &q, print_one, &p, err, sizeof err);
     if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH && !p.failed)

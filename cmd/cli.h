@@ -28,6 +28,14 @@ void ts_version(void) __attribute__((noreturn));
 /* Parse a non-negative number of seconds (fractions allowed); -1 if bad. */
 int ts_parse_seconds(const char *s, double *out);
 
+/*
+ * The field words that follow the options: exits 2 when one looks like an
+ * option given too late (ts-in job '?' -t 1), unless "--" ended the
+ * options.  lastarg is the argument of the last option getopt returned
+ * (NULL if none), so that "-s --" is not taken for the end of options.
+ */
+void ts_cli_fields(int argc, char **argv, int optind_, const char *lastarg);
+
 /* Resolve -s PATH / $TS_SOCKET / defaults and connect; exits 3 on failure. */
 struct ts_conn *ts_cli_connect(const char *explicit, char *path, size_t pathlen);
 

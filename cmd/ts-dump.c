@@ -8,13 +8,15 @@
 
 #include "cli.h"
 
-#define USAGE "ts-dump [-hSw] [-s socket] [field ...]"
+#define USAGE "ts-dump [-hSw] [-s socket] [--strings] [field ...]"
 
 static const char help_text[] =
     "  -h, --help  show this help\n"
-    "  -S          counts instead: tuples, lent, bytes, clients, waiters, workers, ops, ...\n"
+    "  -S          counts instead: tuples, lent, bytes, clients, waiters, workers, ops, ...,\n"
+    "              then per worker name: workers, done, failed, retried, inflight, queued\n"
     "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "              /tmp/ts-UID/default)\n"
+    "  --strings   every field word is a string (42 is \"42\"); ?-formals stay formals\n"
     "  -w          also the waiting clients and the workers, as JSON objects\n"
     "  --version   show the version\n"
     "\nWith fields, only the tuples matching that template.  Exit: 0 done, 2 usage,\n"
@@ -27,32 +29,36 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
+        {"strings", no_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *sock = NULL;
+    const char *sock = NULL, *lastarg = NULL;
     struct ts_conn *conn;
     json_t *req, *reply, *tmpl = NULL, *v;
     char err[400];
-    int ch, sflag = 0, wflag = 0, rc;
+    int ch, sflag = 0, wflag = 0, flags = 0, rc;
 
     ts_cli_init("ts-dump");
     argv[0] = "ts-dump"; /* getopt's messages name the command */
     while ((ch = getopt_long(argc, argv, "+hSs:w", longopts, NULL)) != -1) {
+        lastarg = optarg;
         switch (ch) {
         case 'h': ts_help(USAGE, help_text);
         case 'S': sflag = 1; break;
         case 's': sock = optarg; break;
+        case 'T': flags |= TS_WORDS_STRINGS; break;
         case 'w': wflag = 1; break;
         case 'V': ts_version();
         default: ts_usage(USAGE);
         }
     }
+    ts_cli_fields(argc, argv, optind, lastarg);
     argc -= optind;
     argv += optind;
     if (sflag && (wflag || argc > 0))
         ts_die(TS_EXIT_USAGE, "-S takes neither -w nor fields");
-    if (argc > 0 && (tmpl = ts_words_template(argv, argc, err, sizeof err)) == NULL)
+    if (argc > 0 && (tmpl = ts_words_template_flags(argv, argc, flags, err, sizeof err)) == NULL)
         ts_die(TS_EXIT_USAGE, "%s", err);
     conn = ts_cli_connect(sock, NULL, 0);
     if (sflag) {
@@ -106,6 +112,16 @@ stats(struct ts_conn *conn)
             printf("%s %" JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
         else
             printf("%s %.3f\n", key, json_number_value(v));
+    }
+    /* Then a line per worker name: "name NAME workers 4 done 12 ...". */
+    json_object_foreach (json_object_get(reply, "names"), key, v) {
+        const char *k;
+        json_t *n;
+
+        printf("name %s", key);
+        json_object_foreach (v, k, n)
+            printf(" %s %" JSON_INTEGER_FORMAT, k, json_integer_value(n));
+        printf("\n");
     }
     json_decref(reply);
     return TS_EXIT_OK;

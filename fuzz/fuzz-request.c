@@ -20,16 +20,17 @@
  *   #x         the current client disconnects (ts_client_lost)
  *   #t         the current client's timer fires, if armed (a timeout)
  *   #e         the current client shuts down its sending side (EOF)
+ *   #h         every job held for a retry is due: their timers fire
  *
  * Requests whose "op" is "eval" are skipped: they would fork workers.
  *
  * Protocol oracle: every reply line is a JSON object; every request but a
  * blank line (only spaces, tabs, a CR) or an ack gets exactly one final line ({"ok":...}) -- at
  * once, or, for an in/rd that blocks, when the wait ends; a final
- * {"ok":true,"n":N} after tuple lines counts them; and every tuple sent is
- * in canonical form.  A violation aborts with a message, so the fuzzer
- * reports it.  The environment variable FUZZ_ORACLE=0 turns it off (crashes,
- * leaks and undefined behaviour only).
+ * {"ok":true,"n":N} after tuple lines counts them; and every tuple sent,
+ * in a tuple line or a dump's retry line, is in canonical form.  A violation aborts with a message,
+ * so the fuzzer reports it.  The environment variable FUZZ_ORACLE=0 turns it off (crashes, leaks
+ * and undefined behaviour only).
  *
  * With FUZZ_KNOWN=1 (see known.h) lines that could hold a regular
  * expression of a kind known to be costly are skipped, and so are acks
@@ -132,13 +133,11 @@ static struct ts_client *
 client_new(void)
 {
     struct ts_client *c = ts_xcalloc(1, sizeof *c);
-    struct ts_block *b;
 
     c->fd = -1;
     c->pid = getpid();
     c->all = &clients;
-    c->ctx = b = ts_block_new(c, &ops.blocking);
-    b->worker = ts_workers_find(workers, c->pid);
+    c->ctx = ts_block_new(c, &ops.blocking);
     c->events = EPOLLIN | EPOLLRDHUP;
     c->next = clients.list;
     if (clients.list != NULL)
@@ -152,11 +151,7 @@ client_new(void)
 static void
 lost(struct ts_client *c)
 {
-    struct ts_block *b = c->ctx;
-
-    if (b->why == TS_WAIT_WORKERS)
-        ts_workers_forget(workers, b);
-    ts_block_lost(b);
+    ts_block_lost(c->ctx);
     c->ctx = NULL;
 }
 
@@ -188,6 +183,25 @@ no_gone(void *arg, struct ts_worker *w)
 {
     (void)arg;
     (void)w;
+}
+
+static void
+no_wait(void *arg, void *token, const struct ts_waited *r)
+{
+    (void)arg;
+    (void)token;
+    (void)r;
+    fail("a wait is over, but eval is never served");
+}
+
+static size_t
+no_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
+{
+    (void)arg;
+    (void)tm;
+    (void)lent;
+    (void)limit;
+    return 0;
 }
 
 static void
@@ -292,6 +306,11 @@ check_line(struct cstate *s, const char *line, size_t len)
     } else if (json_object_get(v, "tuple") != NULL) {
         check_tuple_text(line, len);
         s->tuples++;
+    } else if (json_object_get(v, "retry") != NULL) {
+        /* A job held for a retry ({"retry":{...,"tuple":T}}): T is canonical too. */
+        if (len < 2 || line[len - 2] != '}')
+            fail("odd retry line: %.*s", (int)len, line);
+        check_tuple_text(line, len - 1);
     } else if (json_object_get(v, "waiter") == NULL && json_object_get(v, "worker") == NULL) {
         fail("unknown reply line: %.*s", (int)len, line);
     }
@@ -490,6 +509,15 @@ directive(int *slot, const char *line, size_t len)
         }
         break;
     }
+    case 'h':
+        /* As run_timers: disarm, then call; a hold frees itself. */
+        while (ops.blocking.holds != NULL) {
+            struct ts_hold *h = ops.blocking.holds;
+
+            ts_timer_cancel(loop, &h->timer);
+            h->timer.fn(loop, h->timer.arg);
+        }
+        break;
     case 'e':
         /* As on_io after read_input saw the end of the stream. */
         c->flags |= TS_CLIENT_EOF;
@@ -516,7 +544,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("ts_loop_new failed");
     ts_space_init(&space, ts_block_deliver, NULL);
     if (workers == NULL) {
-        static const struct ts_worker_hooks hooks = {no_put, no_stop, no_gone, NULL};
+        static const struct ts_worker_hooks hooks = {no_put,  no_stop,  no_gone,
+                                                     no_wait, no_count, NULL};
 
         workers = ts_workers_new(loop, "/nonexistent", "/nonexistent", &hooks);
     }
@@ -530,7 +559,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ops.clients = &clients;
     ops.blocking.space = &space;
     ops.blocking.loop = loop;
-    ops.workers = workers;
+    ops.workers = ops.blocking.workers = workers;
     ops.started = 0;
     ops.shutdown = no_shutdown;
 
@@ -566,9 +595,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ts_store_stats st;
 
         ts_store_stats(space.store, &st);
-        if (st.lent != 0)
-            fail("%zu tuples still lent after every client was lost", st.lent);
+        if (st.lent != ops.blocking.nholds)
+            fail("%zu tuples still lent after every client was lost",
+                 st.lent - ops.blocking.nholds);
     }
+    ts_blocking_free(&ops.blocking);
     ts_space_free(&space);
     ts_loop_free(loop);
     return 0;

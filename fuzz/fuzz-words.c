@@ -3,8 +3,10 @@
  *
  * The input is split on NUL bytes into words (a final NUL ends the last word
  * rather than starting an empty one).  The words go through
- * ts_words_template and ts_words_tuple as one command line; each word goes
- * through ts_word_value, ts_json_template, ts_json_tuple and ts_split_words,
+ * ts_words_template and ts_words_tuple as one command line, and again with
+ * TS_WORDS_STRINGS; each word goes through ts_word_value, ts_word_parse (with
+ * and without the flag), ts_word_respelled, ts_json_template, ts_json_tuple
+ * and ts_split_words,
  * and the split words through ts_placeholders_check (as a command, and as
  * --put words after the previous word's split) and again through
  * ts_words_template and ts_words_tuple.
@@ -14,8 +16,17 @@
  *   - a template made from words, or accepted by ts_json_template, compiles;
  *   - a tuple made from words, or accepted by ts_json_tuple, has a canonical
  *     form (a non-empty array) and one field per word;
+ *   - with TS_WORDS_STRINGS every field of a tuple is a string, the word
+ *     itself, and a word of valid UTF-8 is never refused;
+ *   - ts_word_value never refuses, and agrees with ts_word_parse where that
+ *     accepts;
  *   - ts_split_words gives the same words back when they are joined again,
- *     each quoted with '...' (a ' inside written '\'').
+ *     each quoted with '...' (a ' inside written '\'');
+ *   - the script ts_sh_script makes of a word holds no placeholder (the
+ *     worker would fill it in), and its parameters are all placeholders;
+ *   - the part of a word that ts_stdout_part picks for a {stdout:L:F} in
+ *     the word lies within it.
+ * Each word also goes through ts_shell_hazard, split and whole.
  *
  * With FUZZ_KNOWN=1, inputs that could hold a regular expression of a kind
  * known to be costly are skipped (known.h).
@@ -83,6 +94,29 @@ check_tuple(json_t *t, size_t n, const char *word)
     json_decref(t);
 }
 
+/* With TS_WORDS_STRINGS, a tuple of the words themselves, or NULL only for bad UTF-8. */
+static void
+check_strings(json_t *t, char **words, size_t n)
+{
+    size_t i;
+
+    if (t == NULL) {
+        for (i = 0; i < n; i++)
+            if (ts_utf8_check(words[i], strlen(words[i])) < strlen(words[i]))
+                return;
+        if (n > 0)
+            fail("TS_WORDS_STRINGS refused words of valid UTF-8", words[0]);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const json_t *f = json_array_get(t, i);
+
+        if (!json_is_string(f) || strcmp(json_string_value(f), words[i]) != 0)
+            fail("TS_WORDS_STRINGS field is not its word", words[i]);
+    }
+    json_decref(t);
+}
+
 /* Quote every word with '...' and join them with blanks. */
 static char *
 requote(char **words)
@@ -123,6 +157,41 @@ check_split(char **split, int n, const char *word)
     free(joined);
 }
 
+static void
+check_sh(const char *w)
+{
+    char **params = NULL, err[300], *text = ts_sh_script(w, &params, err, sizeof err);
+    const char *words[2] = {text, NULL};
+    size_t i, len;
+    struct ts_ph_arg a;
+
+    if (text == NULL)
+        return;
+    if (ts_placeholders_check(words, NULL, 0, err, sizeof err) < 0)
+        fail("an --sh script still holds a placeholder", w);
+    for (i = 0; params[i] != NULL; i++)
+        if (ts_placeholder(params[i], &len, &a) == TS_PH_NONE || params[i][len] != '\0')
+            fail("an --sh parameter is not a placeholder", w);
+    ts_free_words(params);
+    free(text);
+}
+
+static void
+check_stdout(const char *w)
+{
+    size_t n = strlen(w), len, partlen;
+    struct ts_ph_arg a;
+    const char *s, *part;
+
+    for (s = w; *s != '\0'; s++) {
+        if (ts_placeholder(s, &len, &a) != TS_PH_STDOUT)
+            continue;
+        ts_stdout_part(w, n, &a, &part, &partlen);
+        if (partlen > 0 && (part < w || part + partlen > w + n))
+            fail("a part of the output outside it", w);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -154,6 +223,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arity = json_array_size(tm);
     check_template(tm, n > 0 ? words[0] : NULL);
     check_tuple(ts_words_tuple(words, (int)n, err, sizeof err), n, n > 0 ? words[0] : NULL);
+    check_template(ts_words_template_flags(words, (int)n, TS_WORDS_STRINGS, err, sizeof err),
+                   n > 0 ? words[0] : NULL);
+    check_strings(ts_words_tuple_flags(words, (int)n, TS_WORDS_STRINGS, err, sizeof err), words, n);
 
     for (i = 0; i < n; i++) {
         const char *w = words[i];
@@ -163,7 +235,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (v == NULL)
             fail("ts_word_value returned NULL", w);
+        {
+            json_t *p = ts_word_parse(w, 0, err, sizeof err);
+
+            if (p != NULL && !json_equal(p, v))
+                fail("ts_word_value and ts_word_parse differ", w);
+            json_decref(p);
+            p = ts_word_parse(w, TS_WORDS_STRINGS, err, sizeof err);
+            if (p != NULL && (!json_is_string(p) || strcmp(json_string_value(p), w) != 0))
+                fail("ts_word_parse with TS_WORDS_STRINGS is not the word as a string", w);
+            json_decref(p);
+            (void)ts_word_respelled(w);
+        }
         json_decref(v);
+        check_sh(w);
+        check_stdout(w);
         check_template(ts_json_template(w, err, sizeof err), w);
         check_tuple(ts_json_tuple(w, err, sizeof err), 0, w);
 
@@ -171,6 +257,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k < 0)
             continue;
         check_split(split, k, w);
+        ts_shell_hazard((const char *const *)split, err, sizeof err);
         ts_placeholders_check((const char *const *)split, NULL, arity, err, sizeof err);
         ts_placeholders_check((const char *const *)split, (const char *const *)split, arity, err,
                               sizeof err);

@@ -95,7 +95,7 @@ print(s.makefile().readline().strip())' "$TS_SOCKET"
 @test "bad words on the command line exit 2 naming the word" {
     run ts-in job '?strr'
     [ "$status" -eq 2 ]
-    [ "$output" = "ts-in: bad template field '?strr': unknown type (one of ? ?str ?int ?num ?bool ?null ?arr ?obj ?~ERE)" ]
+    [ "$output" = "ts-in: bad template field '?strr': unknown type (one of ? ?str ?int ?num ?bool ?null ?arr ?obj ?~ERE ?LO..HI)" ]
     run ts-rd job '?~(' 
     [ "$status" -eq 2 ]
     [[ "$output" == "ts-rd: bad template field '?~(': bad regular expression"* ]]

@@ -95,16 +95,18 @@ stopping() {
 }
 
 @test "a worker killed while holding a taken tuple gives it back" {
-    pid=$(ts-eval --name holder --take 'job ?' -- sleep 100 | tail -n 1)
+    # Not restarted, so that the job stays in the space for us to see.
+    pid=$(ts-eval --name holder --restart never --take 'job ?' -- sleep 100 | tail -n 1)
     ts-out job 1
     wait_stat lent 1
     run ts-dump -w
-    [[ "$output" == *'"name":"holder"'*'"processing":["job",1]'* ]]
+    [[ "$output" == *'"name":"holder"'*'"processing":["job",1],"attempt":1'* ]]
     kill -9 "$pid"
     wait_stat lent 0
     [ "$(ts-dump job '?')" = '["job",1]' ]
+    # The worker is not started again, and says so; the job it held is no error.
     run ts-in -t 10 -j ts.error holder '?' '?' '?' '?'
-    [ "$output" = "[\"ts.error\",\"holder\",$pid,137,\"\",[\"job\",1]]" ]
+    [ "$output" = "[\"ts.error\",\"holder\",$pid,137,\"\",null]" ]
 }
 
 @test "ts-eval -k lets a busy worker's command finish its job" {
@@ -223,4 +225,48 @@ stopping() {
     ts-eval --name lit --put "lit '{\"a\":1}' 2 {status}" -- true > /dev/null
     run ts-in -t 10 -j lit '?' '?' '?'
     [ "$output" = '["lit",{"a":1},2,0]' ]
+}
+
+# The three defects of issue 12, each reproduced first.
+
+@test "defect: a worker killed holding a job gives it back, and no ts.error carries the job" {
+    pid=$(ts-eval --name holder2 --take 'job ?' -- sleep 100 | tail -n 1)
+    ts-out job 1
+    wait_stat lent 1
+    kill -9 "$pid"
+    run ts-in -t 10 -j ts.exit holder2 "$pid" '?int'
+    [ "$output" = "[\"ts.exit\",\"holder2\",$pid,137]" ]
+    # The daemon puts a worker's ts.error, if any, before its ts.exit.
+    run ts-in -t 0 -j ts.error holder2 '?' '?' '?' '["job",1]'
+    [ "$status" -eq 1 ]
+}
+
+@test "defect: a failed job's ts.error is in the space before its --put result" {
+    ts-eval --name order --take 'job ?int' --put 'result {2} {status}' \
+        -- sh -c 'exit 3' > /dev/null
+    ts-out job 1
+    run ts-rd -t 10 -j result 1 '?int'
+    [ "$output" = '["result",1,3]' ]
+    # Whoever sees the result sees the error too, and it arrived first.
+    run ts-dump
+    [ "${lines[0]}" = "$(ts-rd -j ts.error order '?' '?' '?' '["job",1]')" ]
+    [ "${lines[1]}" = '["result",1,3]' ]
+    # The same, as a script would check it, job after job.
+    ts-in ts.error order '?' '?' '?' '?' > /dev/null
+    ts-in result '?' '?' > /dev/null
+    for i in $(seq 2 30); do ts-out job "$i"; done
+    for i in $(seq 2 30); do
+        ts-in -t 10 result "$i" '?int' > /dev/null
+        ts-in -t 0 ts.error order '?' '?' '?' "[\"job\",$i]" > /dev/null
+    done
+}
+
+@test "defect: a command killed by a signal is a failed attempt, retried, not a consumed job" {
+    ts-eval --name oomed --retries 1 --take 'job ?int' --put 'result {2} {status}' \
+        -- sh -c 'if mkdir "$1" 2>/dev/null; then kill -9 $$; fi; exit 0' sh "$TS_TMP/once" > /dev/null
+    ts-out job 1
+    run ts-in -t 10 -j result 1 '?int'
+    [ "$output" = '["result",1,0]' ]
+    run ts-in -t 0 ts.error oomed '?' '?' '?' '?'
+    [ "$status" -eq 1 ]
 }

@@ -23,7 +23,11 @@ daemon_up() {
     else
         eval "$(tsd -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log" "$@")"
     fi
-    [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ]
+    [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ] || return 1
+    # tsd -d returns as soon as the socket listens.  Until the daemon logs
+    # that, it may still be closing descriptors it inherited, or reading the
+    # time zone for that first line: not yet the state tests compare with.
+    wait_for grep -q "^tsd\[$TSD_PID\] .* listening on" "$TS_TMP/tsd.log"
 }
 
 # A durable space (tsd -D) in $TS_TMP/data, named $DATA; arguments go to tsd.
@@ -47,6 +51,14 @@ stop_daemon() {
     if [ -n "${TSD_PID:-}" ] && kill -0 "$TSD_PID" 2>/dev/null; then
         tsd -k -s "$TS_SOCKET" 2>/dev/null || kill -9 "$TSD_PID" 2>/dev/null
         wait_gone "$TSD_PID"
+    fi
+    # Other daemons a test started with their sockets in its directory, and
+    # left running (it failed first, say): nothing else would stop them.
+    if [ -n "${TS_TMP:-}" ] && [ -d "$TS_TMP" ]; then
+        local sock
+        for sock in $(find "$TS_TMP" -type s); do
+            tsd -k -s "$sock" > /dev/null 2>&1 || true
+        done
     fi
     # Under valgrind, any error or leak it logged fails the test.
     if [ -n "${TS_VALGRIND:-}" ] && [ -n "${TS_TMP:-}" ]; then

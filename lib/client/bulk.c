@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ctype.h>
+
 #include "conn.h"
 #include "mem.h"
 #include "scan.h"
@@ -23,6 +25,12 @@
 
 static const char head[] = "{\"op\":\"out\",\"tuples\":[";
 
+/* The input lines a batch's tuples came from, to name them in an error. */
+struct lines {
+    long *v;
+    size_t n, cap;
+};
+
 struct ts_bulk {
     struct ts_conn *conn;
     struct ts_buf req;    /* the batch being gathered, a request without its end */
@@ -30,12 +38,15 @@ struct ts_bulk {
     struct ts_buf prefix; /* canonical text of the fields before each line, with commas */
     uint32_t *off;        /* scratch for ts_scan_tuple */
     size_t offcap;
-    int inflight; /* batches sent and not answered */
+    int inflight;       /* batches sent and not answered */
+    long line;          /* the input line of the next tuple (ts_bulk_at) */
+    struct lines at[3]; /* lines of the batches in flight, oldest first, then of req */
 };
 
 static int receive(struct ts_bulk *b, char *err, size_t errlen);
 static int send_batch(struct ts_bulk *b, char *err, size_t errlen);
 static void next_tuple(struct ts_bulk *b);
+static void drop_tuple(struct ts_bulk *b);
 
 struct ts_bulk *
 ts_bulk_new(struct ts_conn *conn)
@@ -45,8 +56,15 @@ ts_bulk_new(struct ts_conn *conn)
     if (b == NULL)
         return NULL;
     b->conn = conn;
+    b->line = 1;
     ts_buf_add(&b->req, head, sizeof head - 1);
     return b;
+}
+
+void
+ts_bulk_at(struct ts_bulk *b, long line)
+{
+    b->line = line;
 }
 
 int
@@ -65,7 +83,7 @@ ts_bulk_json(struct ts_bulk *b, const char *text, char *err, size_t errlen)
     t = ts_json_tuple(text, err, errlen);
     if (t == NULL) {
         b->req.end = b->req.start + mark;
-        b->n--;
+        drop_tuple(b);
         return TS_EXIT_USAGE;
     }
     ts_canon(t, &b->req);
@@ -86,27 +104,83 @@ ts_bulk_prefix(struct ts_bulk *b, const json_t *fields, char *err, size_t errlen
     return b->prefix.failed ? ts_conn_nomem(err, errlen) : TS_EXIT_OK;
 }
 
-int
-ts_bulk_line(struct ts_bulk *b, const char *line, size_t n, char *err, size_t errlen)
+/* A line that a string can hold: UTF-8, and no NUL (which the daemon refuses). */
+static int
+string_ok(const char *line, size_t n, char *err, size_t errlen)
 {
-    size_t i;
+    size_t at;
 
-    /* jansson knows UTF-8; ask it only when there is more than ASCII. */
-    for (i = 0; i < n && (unsigned char)line[i] < 0x80; i++)
-        ;
-    if (i < n) {
-        json_t *s = json_stringn(line, n);
-
-        if (s == NULL) {
-            snprintf(err, errlen, "not valid UTF-8");
-            return TS_EXIT_USAGE;
-        }
-        json_decref(s);
+    if (memchr(line, '\0', n) != NULL) {
+        snprintf(err, errlen,
+                 "holds a NUL byte, which a string cannot hold (for NUL-separated input use -0)");
+        return 0;
     }
+    if ((at = ts_utf8_check(line, n)) < n) {
+        snprintf(err, errlen, "not valid UTF-8 (byte 0x%02x at offset %zu)",
+                 (unsigned char)line[at], at);
+        return 0;
+    }
+    return 1;
+}
+
+/* [prefix ..., value], the value's canonical text being added by the caller. */
+static void
+open_tuple(struct ts_bulk *b)
+{
     next_tuple(b);
     ts_buf_add(&b->req, "[", 1);
     ts_buf_add(&b->req, ts_buf_head(&b->prefix), ts_buf_len(&b->prefix));
+}
+
+int
+ts_bulk_line(struct ts_bulk *b, const char *line, size_t n, char *err, size_t errlen)
+{
+    if (!string_ok(line, n, err, errlen))
+        return TS_EXIT_USAGE;
+    open_tuple(b);
     ts_canon_string(line, n, &b->req);
+    ts_buf_add(&b->req, "]", 1);
+    return b->req.failed ? ts_conn_nomem(err, errlen) : TS_EXIT_OK;
+}
+
+int
+ts_bulk_word(struct ts_bulk *b, const char *line, size_t n, int *respelled, char *err,
+             size_t errlen)
+{
+    size_t mark0 = ts_buf_len(&b->req), mark;
+    const char *end = line + n;
+    char *copy;
+    json_t *v;
+
+    *respelled = 0;
+    if (memchr(line, '\0', n) != NULL) {
+        snprintf(err, errlen, "holds a NUL byte, which a field cannot hold");
+        return TS_EXIT_USAGE;
+    }
+    open_tuple(b);
+    /* Most lines (numbers, plain words) are read straight into canonical text. */
+    mark = ts_buf_len(&b->req);
+    if (n > 0 && !isspace((unsigned char)line[0]) && !isspace((unsigned char)end[-1]) &&
+        ts_scan_value(line, end, &b->req) == end) {
+        ts_buf_add(&b->req, "]", 1);
+        return b->req.failed ? ts_conn_nomem(err, errlen) : TS_EXIT_OK;
+    }
+    b->req.end = b->req.start + mark;
+    if ((copy = ts_xstrndup(line, n)) == NULL) {
+        b->req.end = b->req.start + mark0;
+        drop_tuple(b);
+        return ts_conn_nomem(err, errlen);
+    }
+    v = ts_word_parse(copy, 0, err, errlen);
+    *respelled = v != NULL && ts_word_respelled(copy);
+    free(copy);
+    if (v == NULL) {
+        b->req.end = b->req.start + mark0;
+        drop_tuple(b);
+        return TS_EXIT_USAGE;
+    }
+    ts_canon(v, &b->req);
+    json_decref(v);
     ts_buf_add(&b->req, "]", 1);
     return b->req.failed ? ts_conn_nomem(err, errlen) : TS_EXIT_OK;
 }
@@ -129,6 +203,9 @@ ts_bulk_end(struct ts_bulk *b, char *err, size_t errlen)
     ts_buf_free(&b->req);
     ts_buf_free(&b->prefix);
     free(b->off);
+    free(b->at[0].v);
+    free(b->at[1].v);
+    free(b->at[2].v);
     free(b);
     return rc;
 }
@@ -136,8 +213,28 @@ ts_bulk_end(struct ts_bulk *b, char *err, size_t errlen)
 static void
 next_tuple(struct ts_bulk *b)
 {
+    struct lines *l = &b->at[b->inflight];
+    long *grown = ts_xgrow(l->v, &l->cap, l->n + 1, sizeof *l->v);
+
     if (b->n++ > 0)
         ts_buf_add(&b->req, ",", 1);
+    /* Without memory for it, a line is not named: the tuple still goes. */
+    if (grown != NULL) {
+        l->v = grown;
+        l->v[l->n++] = b->line;
+    }
+    b->line++;
+}
+
+/* Undo next_tuple for a tuple that was refused (its text is already cut). */
+static void
+drop_tuple(struct ts_bulk *b)
+{
+    struct lines *l = &b->at[b->inflight];
+
+    b->n--;
+    if (l->n > b->n)
+        l->n = b->n;
 }
 
 /* Keep at most one batch unanswered. */
@@ -154,21 +251,46 @@ send_batch(struct ts_bulk *b, char *err, size_t errlen)
     ts_buf_reset(&b->req);
     ts_buf_add(&b->req, head, sizeof head - 1);
     b->n = 0;
-    if (rc != TS_EXIT_OK)
+    if (rc != TS_EXIT_OK) {
+        b->at[b->inflight].n = 0;
         return rc;
+    }
     b->inflight++;
+    b->at[b->inflight].n = 0;
     return b->inflight > 1 ? receive(b, err, errlen) : TS_EXIT_OK;
 }
 
+/*
+ * The answer to the oldest batch in flight.  A refusal names the lines it
+ * covers: the daemon counts the tuples of a batch from 1 ("tuple 3: ..."),
+ * the user counts input lines.
+ */
 static int
 receive(struct ts_bulk *b, char *err, size_t errlen)
 {
+    struct lines l = b->at[0];
     json_t *reply;
-    int rc = ts_conn_recv(b->conn, &reply, err, errlen);
+    char why[400], *end;
+    long k;
+    int rc = ts_conn_recv(b->conn, &reply, why, sizeof why);
 
     b->inflight--;
+    b->at[0] = b->at[1];
+    b->at[1] = b->at[2];
+    b->at[2] = l;
     if (rc == TS_EXIT_OK)
-        rc = ts_conn_status(reply, err, errlen);
+        rc = ts_conn_status(reply, why, sizeof why);
     json_decref(reply);
+    if (rc == TS_EXIT_OK)
+        return rc;
+    if (strncmp(why, "tuple ", 6) == 0 && (k = strtol(why + 6, &end, 10)) >= 1 &&
+        (size_t)k <= l.n && strncmp(end, ": ", 2) == 0)
+        snprintf(err, errlen, "line %ld: %s", l.v[k - 1], end + 2);
+    else if (l.n == 1)
+        snprintf(err, errlen, "line %ld: %s", l.v[0], why);
+    else if (l.n > 1)
+        snprintf(err, errlen, "lines %ld to %ld: %s", l.v[0], l.v[l.n - 1], why);
+    else
+        snprintf(err, errlen, "%s", why);
     return rc;
 }

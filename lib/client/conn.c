@@ -214,6 +214,9 @@ ts_conn_status(const json_t *reply, char *err, size_t errlen)
         return TS_EXIT_NOMATCH;
     if (strcmp(code, "bad") == 0 || strcmp(code, "version") == 0)
         return TS_EXIT_USAGE;
+    /* A daemon of another uid is one we cannot use: as good as unreachable. */
+    if (strcmp(code, "denied") == 0)
+        return TS_EXIT_CONN;
     return TS_EXIT_FAIL;
 }
 

@@ -147,8 +147,24 @@ TS_API struct ts_bulk *ts_bulk_new(struct ts_conn *conn);
 TS_API int ts_bulk_json(struct ts_bulk *b, const char *text, char *err, size_t errlen);
 /* The fields put before each line of ts_bulk_line (a JSON array; none before this). */
 TS_API int ts_bulk_prefix(struct ts_bulk *b, const json_t *fields, char *err, size_t errlen);
-/* Add the tuple [prefix ..., line], the line as a string.  TS_EXIT_USAGE if not UTF-8. */
+/*
+ * Add the tuple [prefix ..., line], the line as a string.  TS_EXIT_USAGE if
+ * it is not UTF-8 or holds a NUL byte.
+ */
 TS_API int ts_bulk_line(struct ts_bulk *b, const char *line, size_t n, char *err, size_t errlen);
+/*
+ * Add the tuple [prefix ..., value], the line read as a command-line word
+ * (ts_word_parse).  TS_EXIT_USAGE for a word it refuses.  *respelled is set
+ * when a number is stored spelled otherwise (ts_word_respelled).
+ */
+TS_API int ts_bulk_word(struct ts_bulk *b, const char *line, size_t n, int *respelled, char *err,
+                        size_t errlen);
+/*
+ * The input line the next tuple comes from (1 if never said, then counted
+ * up by one per tuple).  A batch the daemon refuses is reported by its
+ * lines: "line 7: ..." or "lines 1 to 4096: ...".
+ */
+TS_API void ts_bulk_at(struct ts_bulk *b, long line);
 /* Send the batch if it is full; wait for the one before it. */
 TS_API int ts_bulk_flush(struct ts_bulk *b, char *err, size_t errlen);
 /* Send what is gathered, wait for every answer, and free b.  A batch goes
@@ -157,12 +173,27 @@ TS_API int ts_bulk_end(struct ts_bulk *b, char *err, size_t errlen);
 
 /* ---- Tuples and templates from command-line words (ts-tuples(7)) */
 
-/* The value of one word: JSON text is that value, anything else a string. */
+/* Flags of the word functions. */
+#define TS_WORDS_STRINGS 0x1 /* every word is a string; in a template, ?-formals stay formals */
+
+/*
+ * The value of one word: JSON text is that value, anything else a string.
+ * NULL with err for a word that cannot be a field as it is written: not
+ * UTF-8, or JSON text the space cannot keep (a number that would be
+ * stored as another number, nesting deeper than 1000, U+0000).
+ */
+TS_API json_t *ts_word_parse(const char *word, int flags, char *err, size_t errlen);
+/* ts_word_parse without the refusals: a refused word is its text as a string. */
 TS_API json_t *ts_word_value(const char *word);
+/* Is a number in the word stored spelled otherwise (1.10 as 1.1, 1e3 as 1000)? */
+TS_API int ts_word_respelled(const char *word);
 /* A tuple from n words (n >= 1); NULL with err. */
 TS_API json_t *ts_words_tuple(char *const *words, int n, char *err, size_t errlen);
+TS_API json_t *ts_words_tuple_flags(char *const *words, int n, int flags, char *err, size_t errlen);
 /* A wire template from n words (n >= 1); NULL with err. */
 TS_API json_t *ts_words_template(char *const *words, int n, char *err, size_t errlen);
+TS_API json_t *ts_words_template_flags(char *const *words, int n, int flags, char *err,
+                                       size_t errlen);
 /* A tuple given as one JSON array text. */
 TS_API json_t *ts_json_tuple(const char *text, char *err, size_t errlen);
 /* A wire template given as one JSON array text: formals as on the wire. */

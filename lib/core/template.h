@@ -10,8 +10,17 @@
  *                  number with an integral value
  *   "?~ERE"        a formal matching a string that the POSIX extended regular
  *                  expression ERE matches (unanchored, as grep -E)
+ *   "?LO..HI"      a formal matching a number from LO to HI, both included;
+ *                  either may be left out ("?10..", "?..5"), not both; LO and
+ *                  HI are JSON numbers
  *   "??text"       the literal string "?text" (one leading '?' removed)
- *   anything else  a literal, matched by deep equality
+ *   {"k":V,...}    an object template: it matches an object with exactly
+ *                  these keys, each value V matched by the same rules
+ *                  (formals, "??" escapes and object templates in turn); an
+ *                  object without formals in it is a literal, its escapes
+ *                  removed
+ *   anything else  a literal, matched by deep equality (strings in arrays are
+ *                  always literals)
  *
  * Among the fields, literals are compared as canonical texts (see tuple.h).
  */
@@ -25,20 +34,42 @@
 #include <jansson.h>
 
 enum ts_fkind {
-    TS_F_LIT,  /* literal: lit/litlen/hash */
-    TS_F_ANY,  /* "?" */
-    TS_F_TYPE, /* typed formal: types */
-    TS_F_RE,   /* regular expression: re */
+    TS_F_LIT,   /* literal: lit/litlen/hash */
+    TS_F_ANY,   /* "?" */
+    TS_F_TYPE,  /* typed formal: types */
+    TS_F_RE,    /* regular expression: re */
+    TS_F_RANGE, /* numbers from lo to hi: lo, hi */
+    TS_F_OBJ,   /* object template: obj */
 };
+
+/* A bound of a range: an integer exactly, or a double. */
+struct ts_num {
+    int set;   /* this end is bounded */
+    int isint; /* i holds it; else d */
+    int64_t i;
+    double d;
+};
+
+struct ts_tobj;
 
 struct ts_tfield {
     enum ts_fkind kind;
-    unsigned types; /* TS_F_TYPE: TS_TYPE_ bits accepted */
-    int integral;   /* TS_F_TYPE: "?int", reals must have an integral value */
-    regex_t re;     /* TS_F_RE: compiled with REG_EXTENDED | REG_NOSUB */
-    char *lit;      /* TS_F_LIT: canonical text, NUL-terminated */
-    size_t litlen;  /* TS_F_LIT: length of lit */
-    uint64_t hash;  /* TS_F_LIT: ts_hash(arity, position, lit) */
+    unsigned types;       /* TS_F_TYPE: TS_TYPE_ bits accepted */
+    int integral;         /* TS_F_TYPE: "?int", reals must have an integral value */
+    regex_t re;           /* TS_F_RE: compiled with REG_EXTENDED | REG_NOSUB */
+    struct ts_num lo, hi; /* TS_F_RANGE: the bounds, both included */
+    struct ts_tobj *obj;  /* TS_F_OBJ: keys and the fields their values match */
+    char *lit;            /* TS_F_LIT: canonical text, NUL-terminated */
+    size_t litlen;        /* TS_F_LIT: length of lit */
+    uint64_t hash;        /* TS_F_LIT: ts_hash(arity, position, lit) */
+};
+
+/* An object template: its keys in canonical order and text, and their values' fields. */
+struct ts_tobj {
+    size_t n;
+    char **key; /* canonical texts of the keys, quotes included */
+    size_t *keylen;
+    struct ts_tfield *val;
 };
 
 struct ts_tmpl {
@@ -51,10 +82,17 @@ struct ts_tmpl {
 /*
  * Parse one wire field that is a string beginning with '?'.  Returns 1 and
  * fills f for a formal, 0 when s is an escaped literal ("??..."), -1 with a
- * message in err for an unknown formal or a bad regular expression.  A
- * regular expression compiled into f must be freed with regfree.
+ * message in err for an unknown formal, a bad range or a bad regular
+ * expression.  What a formal holds is freed with ts_tfield_free.
  */
 int ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen);
+void ts_tfield_free(struct ts_tfield *f);
+
+/*
+ * Does a wire template field bind a value: is it a formal, or an object
+ * template with a formal in it?  (What ts-in prints.)
+ */
+int ts_tmpl_binds(const json_t *field);
 
 /*
  * Compile a wire template.  Steals wire, even on failure.  Returns NULL with a

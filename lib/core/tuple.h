@@ -22,6 +22,16 @@
 
 #include "buf.h"
 
+/*
+ * How deep arrays and objects may nest inside one field: [[1]] is 2 deep.
+ * jansson stops at 2048 levels for a whole request line, and where a
+ * tuple sits in a request changes how many of those are left for it; a
+ * limit of our own, well under jansson's, is the same everywhere.
+ */
+#define TS_DEPTH_MAX 1000
+#define TS_STR_(x) #x
+#define TS_STR(x) TS_STR_(x) /* a macro's value as a string literal */
+
 /* Types of a field, as bits so a formal can accept several. */
 #define TS_TYPE_STR 0x01
 #define TS_TYPE_INT 0x02  /* a number written without fraction or exponent */
@@ -45,6 +55,43 @@ void ts_canon_string(const char *s, size_t n, struct ts_buf *out);
  */
 int ts_canon_tuple(const json_t *tuple, struct ts_buf *out, uint32_t *off, char *err,
                    size_t errlen);
+
+/*
+ * The nesting depth of a value (a scalar is 0 deep, [] and [1] are 1),
+ * counted up to limit + 1 only.
+ */
+size_t ts_depth(const json_t *v, size_t limit);
+
+/*
+ * Check the numbers in a JSON text that jansson has read, as the space
+ * will keep them.  A number with no fraction and no exponent must fit in
+ * a signed 64-bit integer; any other number is read as the nearest double
+ * and must not overflow, nor become 0 when it is not.  With strict (text
+ * people typed, on the command line), the canonical form must also be the
+ * same decimal number as the text, however spelled: 1.10 (stored as 1.1)
+ * and 1e3 (1000) are kept, 3.14159265358979323846 (3.141592653589793) is
+ * not.  Without strict (the wire, where programs print doubles with 17
+ * digits: 0.1 as 0.10000000000000001), only a text of more than 17
+ * significant digits must be that same decimal number.  Returns 0, or -1
+ * with a message naming the first number that cannot be kept.  When
+ * respelled is not NULL, *respelled is set to 1 if some number is stored
+ * spelled otherwise than in the text, else 0.
+ */
+int ts_check_numbers(const char *text, size_t len, int strict, int *respelled, char *err,
+                     size_t errlen);
+
+/*
+ * Where s (n bytes) stops being UTF-8 as JSON allows it (no overlong forms,
+ * no surrogates, nothing past U+10FFFF): the offset of the first bad byte,
+ * or n when all of it is good.
+ */
+size_t ts_utf8_check(const char *s, size_t n);
+
+/*
+ * Why jansson refused a JSON text, in words for people: its own message,
+ * except where that message names jansson's internals (flags, limits).
+ */
+const char *ts_json_why(const json_error_t *e);
 
 /* Length of field i of a canonical tuple text of the given length. */
 static inline size_t

@@ -1,6 +1,7 @@
 /*
  * wire.c: the protocol's messages (see wire.h and ts-protocol(7)).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 static int closes(const char *p, const char *end, const char *close);
 static const char *quick_number(const char *p, const char *end, double *d);
 static int batch_mark(struct ts_batch *b);
+static void number_line(struct ts_buf *out, const char *head, size_t len, uint64_t n);
+static int integral(const json_t *v, double lo, double hi, double *out);
 
 void
 ts_batch_free(struct ts_batch *b)
@@ -147,7 +150,10 @@ quick_number(const char *p, const char *end, double *d)
             return NULL;
     }
     *d = strtod(s, &e);
-    return e == p ? p : NULL;
+    /* One the long way refuses (ts_check_numbers) is left to it, for its message. */
+    if (e != p || ts_check_numbers(s, (size_t)(p - s), 0, NULL, NULL, 0) < 0)
+        return NULL;
+    return p;
 }
 
 /*
@@ -214,12 +220,34 @@ ts_wire_quick_ask(const char *line, size_t len, struct ts_ask *a, const char **t
     return 1;
 }
 
+/*
+ * A whole number from lo to hi, written as an integer or as a real with an
+ * integral value: 2.0 is 2 in a request as it is in a tuple.
+ */
+static int
+integral(const json_t *v, double lo, double hi, double *out)
+{
+    double d;
+
+    if (json_is_integer(v))
+        d = (double)json_integer_value(v);
+    else if (json_is_real(v))
+        d = json_real_value(v);
+    else
+        return 0;
+    if (d != floor(d) || d < lo || d > hi)
+        return 0;
+    *out = d;
+    return 1;
+}
+
 int
 ts_wire_version_of(const json_t *req, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(req, "v");
+    double d;
 
-    if (v != NULL && !(json_is_integer(v) && json_integer_value(v) == TS_PROTO_VERSION)) {
+    if (v != NULL && !(integral(v, TS_PROTO_VERSION, TS_PROTO_VERSION, &d))) {
         snprintf(err, errlen, "unsupported protocol version (this daemon speaks %d)",
                  TS_PROTO_VERSION);
         return -1;
@@ -231,12 +259,17 @@ int
 ts_wire_ack_of(const json_t *req, uint64_t *id, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(req, "id");
+    double d;
 
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *id = (uint64_t)json_integer_value(v); /* exactly, beyond a double's 2^53 */
+        return 0;
+    }
+    if (!integral(v, 0, 9223372036854774784.0, &d)) { /* the last double below 2^63 */
         snprintf(err, errlen, "ack needs an \"id\", a non-negative integer");
         return -1;
     }
-    *id = (uint64_t)json_integer_value(v);
+    *id = (uint64_t)d;
     return 0;
 }
 
@@ -255,6 +288,7 @@ ts_wire_is_ack(const char *line, size_t len, uint64_t *id)
     req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
     op = json_object_get(req, "op");
     rc = json_is_string(op) && strcmp(json_string_value(op), "ack") == 0 &&
+         ts_check_numbers(line, len, 0, NULL, err, sizeof err) == 0 &&
          ts_wire_version_of(req, err, sizeof err) == 0 &&
          ts_wire_ack_of(req, id, err, sizeof err) == 0;
     json_decref(req);
@@ -318,12 +352,13 @@ ts_wire_ask_of(const json_t *req, int take, struct ts_ask *a, char *err, size_t 
         }
     }
     if (count != NULL) {
-        if (!json_is_integer(count) || json_integer_value(count) < 1) {
+        double d;
+
+        if (!integral(count, 1, HUGE_VAL, &d)) {
             snprintf(err, errlen, "\"count\" must be a positive integer");
             return -1;
         }
-        a->want = json_integer_value(count) > TS_COUNT_MAX ? TS_COUNT_MAX
-                                                           : (long)json_integer_value(count);
+        a->want = d > TS_COUNT_MAX ? TS_COUNT_MAX : (long)d;
     }
     if (all != NULL && !json_is_boolean(all)) {
         snprintf(err, errlen, "\"all\" must be true or false");
@@ -336,20 +371,25 @@ ts_wire_ask_of(const json_t *req, int take, struct ts_ask *a, char *err, size_t 
     return 0;
 }
 
-void
-ts_wire_ok_n(struct ts_buf *out, uint64_t n)
+/* head, a number, and the end of the object: the lines written most often. */
+static void
+number_line(struct ts_buf *out, const char *head, size_t len, uint64_t n)
 {
-    ts_buf_add(out, "{\"ok\":true,\"n\":", 15);
+    ts_buf_add(out, head, len);
     ts_buf_add_u64(out, n);
     ts_buf_add(out, "}\n", 2);
 }
 
 void
+ts_wire_ok_n(struct ts_buf *out, uint64_t n)
+{
+    number_line(out, "{\"ok\":true,\"n\":", 15, n);
+}
+
+void
 ts_wire_ok_pid(struct ts_buf *out, long pid)
 {
-    ts_buf_add(out, "{\"ok\":true,\"pid\":", 17);
-    ts_buf_add_u64(out, (uint64_t)pid);
-    ts_buf_add(out, "}\n", 2);
+    number_line(out, "{\"ok\":true,\"pid\":", 17, (uint64_t)pid);
 }
 
 void
@@ -362,6 +402,21 @@ ts_wire_error(struct ts_buf *out, const char *code, const char *msg)
     if (reply != NULL)
         ts_wire_json(out, reply);
     json_decref(reply);
+}
+
+void
+ts_wire_job_tuple(struct ts_buf *out, uint64_t id, unsigned attempt, uint64_t seq, const char *text,
+                  size_t len)
+{
+    ts_buf_add(out, "{\"id\":", 6);
+    ts_buf_add_u64(out, id);
+    ts_buf_addstr(out, ",\"attempt\":");
+    ts_buf_add_u64(out, attempt);
+    ts_buf_addstr(out, ",\"seq\":");
+    ts_buf_add_u64(out, seq);
+    ts_buf_add(out, ",\"tuple\":", 9);
+    ts_buf_add(out, text, len);
+    ts_buf_add(out, "}\n", 2);
 }
 
 void
@@ -380,9 +435,7 @@ ts_wire_json(struct ts_buf *out, const json_t *v)
 void
 ts_wire_ack(struct ts_buf *out, uint64_t id)
 {
-    ts_buf_add(out, "{\"op\":\"ack\",\"id\":", 17);
-    ts_buf_add_u64(out, id);
-    ts_buf_add(out, "}\n", 2);
+    number_line(out, "{\"op\":\"ack\",\"id\":", 17, id);
 }
 
 /*

@@ -119,6 +119,12 @@ ts_wire_tuple(struct ts_buf *out, uint64_t id, const char *text, size_t len)
     ts_buf_add(out, text, len);
     ts_buf_add(out, "}\n", 2);
 }
+/*
+ * A tuple line for a worker's take ("job":true): also the attempt this is
+ * (1 for the first) and the job's number among those of the worker's name.
+ */
+void ts_wire_job_tuple(struct ts_buf *out, uint64_t id, unsigned attempt, uint64_t seq,
+                       const char *text, size_t len);
 /* Any JSON value as one compact line (the replies built with jansson). */
 void ts_wire_json(struct ts_buf *out, const json_t *v);
 

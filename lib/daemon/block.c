@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 
 static void finish(struct ts_block *b);
 static void on_timeout(struct ts_loop *loop, void *arg);
+static void on_hold(struct ts_loop *loop, void *arg);
+static void unhold(struct ts_hold *h);
 
 struct ts_block *
 ts_block_new(struct ts_client *c, struct ts_blocking *ctx)
@@ -26,6 +29,7 @@ ts_block_new(struct ts_client *c, struct ts_blocking *ctx)
     b->w.owner = b;
     b->timeout = -1;
     ts_timer_init(&b->timer, on_timeout, b);
+    b->worker = ts_workers_find(ctx->workers, c->pid);
     return b;
 }
 
@@ -34,9 +38,11 @@ ts_block_lost(struct ts_block *b)
 {
     size_t i;
 
-    /* First: it must never be handed another tuple. */
+    /* First: it must never be handed another tuple, nor the end of a wait. */
     if (b->why == TS_WAIT_TUPLES && !b->paused)
         ts_space_cancel(b->ctx->space, &b->w);
+    if ((b->why == TS_WAIT_WORKERS || b->why == TS_WAIT_DONE) && b->ctx->workers != NULL)
+        ts_workers_forget(b->ctx->workers, b);
     ts_timer_cancel(b->ctx->loop, &b->timer);
     /* Then everything it held goes back, in the order it was handed out. */
     for (i = b->lent0; i < b->nlent; i++)
@@ -116,7 +122,7 @@ int
 ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
 {
     struct ts_block *b = w->owner;
-    uint64_t id = 0;
+    uint64_t id = 0, seq = 0;
 
     (void)arg;
     if (w->take) {
@@ -135,12 +141,15 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         b->lent[b->nlent].id = id = ++b->next_id;
         b->nlent++;
         if (b->worker != NULL)
-            ts_worker_holds(b->worker, ts_tuple_text(t), t->len);
+            seq = ts_worker_holds(b->worker, ts_tuple_text(t), t->len, t->failed + 1u);
     }
     /* A tuple whose out is not yet synced is not shown before it is (sync always). */
     if (t->seq > b->ctx->synced_seq)
         b->need = b->ctx->writes;
-    ts_wire_tuple(&b->client->out, id, ts_tuple_text(t), t->len);
+    if (b->job && w->take)
+        ts_wire_job_tuple(&b->client->out, id, t->failed + 1u, seq, ts_tuple_text(t), t->len);
+    else
+        ts_wire_tuple(&b->client->out, id, ts_tuple_text(t), t->len);
     ts_client_touch(b->client, 0);
     if (!w->take)
         b->after = t->seq;
@@ -184,7 +193,7 @@ ts_block_confirm(struct ts_block *b, uint64_t upto)
     if (b->lent0 == b->nlent) {
         b->lent0 = b->nlent = 0;
         if (b->worker != NULL)
-            ts_worker_holds(b->worker, NULL, 0);
+            ts_worker_holds(b->worker, NULL, 0, 0);
     }
     /* A long-lived window: give back what the confirmed front no longer needs. */
     if (b->lentcap > 64 && b->nlent - b->lent0 < b->lentcap / 4) {
@@ -234,4 +243,105 @@ ts_blocking_write(struct ts_blocking *bl)
     bl->failing = 1;
     errno = e;
     return -1;
+}
+
+int
+ts_block_lends(const struct ts_block *b, uint64_t id)
+{
+    size_t i;
+
+    for (i = b->lent0; i < b->nlent; i++)
+        if (b->lent[i].id == id)
+            return 1;
+    return 0;
+}
+
+int
+ts_block_retry(struct ts_block *b, uint64_t id, double delay)
+{
+    struct ts_blocking *ctx = b->ctx;
+    struct ts_tuple *t;
+    struct ts_hold *h;
+    size_t i;
+
+    for (i = b->lent0; i < b->nlent && b->lent[i].id != id; i++)
+        ;
+    if (i == b->nlent)
+        return -1;
+    t = b->lent[i].t;
+    memmove(b->lent + i, b->lent + i + 1, (b->nlent - i - 1) * sizeof *b->lent);
+    b->nlent--;
+    if (b->lent0 == b->nlent) {
+        b->lent0 = b->nlent = 0;
+        if (b->worker != NULL)
+            ts_worker_holds(b->worker, NULL, 0, 0);
+    }
+    if (t->failed < TS_FAILED_MAX)
+        t->failed++;
+    if (!(delay > 0)) {
+        ts_space_return(ctx->space, t);
+        return 0;
+    }
+    h = ts_xcalloc(1, sizeof *h);
+    h->t = t;
+    h->ctx = ctx;
+    h->due = ts_wall_clock() + delay;
+    ts_timer_init(&h->timer, on_hold, h);
+    ts_timer_set(ctx->loop, &h->timer, ts_now() + (uint64_t)llround(delay * 1e9));
+    h->next = ctx->holds;
+    if (ctx->holds != NULL)
+        ctx->holds->prev = h;
+    ctx->holds = h;
+    ctx->nholds++;
+    return 0;
+}
+
+static void
+unhold(struct ts_hold *h)
+{
+    struct ts_blocking *ctx = h->ctx;
+
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        ctx->holds = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    ctx->nholds--;
+    ts_timer_cancel(ctx->loop, &h->timer);
+    free(h);
+}
+
+/* The delay is over: the job is back in its old place, offered as a returned tuple is. */
+static void
+on_hold(struct ts_loop *loop, void *arg)
+{
+    struct ts_hold *h = arg;
+    struct ts_space *space = h->ctx->space;
+    struct ts_tuple *t = h->t;
+
+    (void)loop;
+    unhold(h);
+    ts_space_return(space, t);
+}
+
+void
+ts_blocking_dump(struct ts_blocking *ctx, struct ts_buf *out)
+{
+    struct ts_hold *h;
+
+    for (h = ctx->holds; h != NULL; h = h->next) {
+        ts_buf_addstr(out, "{\"retry\":{\"attempt\":");
+        ts_buf_add_u64(out, h->t->failed + 1u);
+        ts_buf_printf(out, ",\"due\":%.3f,\"tuple\":", h->due);
+        ts_buf_add(out, ts_tuple_text(h->t), h->t->len);
+        ts_buf_add(out, "}}\n", 3);
+    }
+}
+
+void
+ts_blocking_free(struct ts_blocking *ctx)
+{
+    while (ctx->holds != NULL)
+        unhold(ctx->holds);
 }

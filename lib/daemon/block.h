@@ -12,6 +12,9 @@
  *                    its timeout fires, or the client goes away.
  *   TS_WAIT_WORKERS  ts-eval -k: the reply comes when the workers it stops
  *                    are gone (worker.h reports that through the server).
+ *   TS_WAIT_DONE     ts-eval --wait: the reply comes when the jobs of a
+ *                    worker name are all done (worker.h decides, and
+ *                    reports through the server).
  *
  * While a client waits, the session serves only its acks (session.h).
  * Every wait ends through ts_block_end, which writes nothing itself but
@@ -48,6 +51,19 @@
  * for.  Requests that do not wait (a timeout of 0, or all) are one reply,
  * built at once, and are not paused.
  *
+ * Jobs held for a retry
+ * ---------------------
+ * A worker whose command failed and may try again gives its job back with
+ * a delay (the "job" request with outcome "retry", ops.c).  In one step the
+ * tuple leaves the worker's lent list, its failed-attempt count goes up
+ * (store.h keeps it in the tuple), and it is held, still lent to nobody
+ * and so hidden, until its timer fires; then it is returned to its old
+ * place in the space and offered like any returned tuple.  One step, so a
+ * worker killed at any moment leaves the job either lent to it (and
+ * returned when it dies, its count unchanged) or held: never lost, never
+ * twice.  Holds belong to the space, not to a client: the worker may be
+ * gone long before the job comes back.
+ *
  * Timeouts
  * --------
  * A wait with a timeout has a timer in the loop's heap.  At the deadline
@@ -67,16 +83,27 @@
 struct ts_client;
 struct ts_journal;
 struct ts_worker;
+struct ts_workers;
 
 enum ts_wait {
     TS_WAIT_NONE,    /* nothing in progress */
     TS_WAIT_TUPLES,  /* an in or rd */
     TS_WAIT_WORKERS, /* ts-eval -k, until its workers are gone */
+    TS_WAIT_DONE,    /* ts-eval --wait, until a name's jobs are done */
 };
 
 struct ts_lent {
     struct ts_tuple *t; /* the lent tuple */
     uint64_t id;        /* delivery id the client acks */
+};
+
+/* A job given back for a retry, hidden until its timer fires. */
+struct ts_hold {
+    struct ts_tuple *t;
+    struct ts_timer timer;
+    double due; /* wall clock, for ts-dump */
+    struct ts_blocking *ctx;
+    struct ts_hold *prev, *next;
 };
 
 /* What the blocking code of every client shares. */
@@ -88,6 +115,9 @@ struct ts_blocking {
     uint64_t writes;            /* successful writes to it, counted ... */
     uint64_t synced;            /* ... and how many of them are synced (sync always) */
     uint64_t synced_seq;        /* every tuple up to this seq is synced (sync always) */
+    struct ts_workers *workers; /* to know a worker's connection, and to stop waiting for some */
+    struct ts_hold *holds;      /* jobs held for a retry, newest first */
+    size_t nholds;
 };
 
 struct ts_block {
@@ -115,8 +145,10 @@ struct ts_block {
     uint64_t next_id;         /* last delivery id handed out */
     struct ts_worker *worker; /* the eval worker this client is, or NULL */
     uint64_t need;            /* its output waits until this many journal writes are synced */
+    int job;                  /* the in being served is a worker's ("job":true) */
 };
 
+/* A new client's state; the client may be one of the eval workers. */
 struct ts_block *ts_block_new(struct ts_client *c, struct ts_blocking *ctx);
 /* The client is lost: withdraw its waiter, return what it holds, free b. */
 void ts_block_lost(struct ts_block *b);
@@ -154,7 +186,20 @@ void ts_block_confirm(struct ts_block *b, uint64_t upto);
  */
 int ts_blocking_write(struct ts_blocking *bl);
 
-/* Wait for workers to stop; ts_block_end ends it. */
+/* Is id lent to this client and not yet confirmed? */
+int ts_block_lends(const struct ts_block *b, uint64_t id);
+/*
+ * Give the tuple lent as id back for a retry: it counts one more failed
+ * attempt and is hidden for delay seconds (see Jobs held for a retry).
+ * -1 if id is not lent to this client.
+ */
+int ts_block_retry(struct ts_block *b, uint64_t id, double delay);
+/* Append one {"retry":...} line per held job to out (ts-dump -w). */
+void ts_blocking_dump(struct ts_blocking *ctx, struct ts_buf *out);
+/* Forget every hold (at shutdown, before the space is freed). */
+void ts_blocking_free(struct ts_blocking *ctx);
+
+/* Wait for workers to stop, or for jobs to be done; ts_block_end ends it. */
 void ts_block_wait(struct ts_block *b, enum ts_wait why);
 /* The wait is over: the client's later requests may be served. */
 void ts_block_end(struct ts_block *b);

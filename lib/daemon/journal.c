@@ -1707,6 +1707,18 @@ ts_journal_stats(const struct ts_journal *j, struct ts_journal_stats *s)
     s->broken = j->broken;
 }
 
+size_t
+ts_journal_fds(const struct ts_journal *j, int *fds)
+{
+    int all[TS_JOURNAL_FDS] = {j->dfd, j->lockfd, j->fd, j->prev_fd};
+    size_t i, n = 0;
+
+    for (i = 0; i < TS_JOURNAL_FDS; i++)
+        if (all[i] >= 0)
+            fds[n++] = all[i];
+    return n;
+}
+
 void
 ts_journal_fail_after(struct ts_journal *j, int64_t bytes)
 {

@@ -271,6 +271,14 @@ int ts_journal_compact(struct ts_journal *j, char *msg, size_t msglen);
 void ts_journal_stats(const struct ts_journal *j, struct ts_journal_stats *s);
 
 /*
+ * The descriptors j holds open, into fds (room for TS_JOURNAL_FDS), for a
+ * daemon that closes every other one it inherited; returns how many.  A
+ * compaction's own are not among them: call it before any compaction.
+ */
+#define TS_JOURNAL_FDS 4
+size_t ts_journal_fds(const struct ts_journal *j, int *fds);
+
+/*
  * For tests: after another bytes bytes, every write fails with ENOSPC, the
  * one that crosses the limit after writing part of its data (a short write).
  * A compaction started later writes its snapshot with what is left of the

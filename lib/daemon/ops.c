@@ -7,7 +7,9 @@
  * not take goes through jansson and the table below.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,25 +19,33 @@
 #include "mem.h"
 #include "ops.h"
 #include "placeholder.h"
+#include "tuple.h"
 #include "wire.h"
+
+#define RETRIES_MAX 1000 /* attempts after the first (TS_FAILED_MAX bounds the count) */
 
 typedef void op_fn(struct ts_client *c, json_t *req);
 
-static op_fn op_ack, op_dump, op_eval, op_in, op_out, op_rd, op_shutdown, op_stats;
+static op_fn op_ack, op_dump, op_eval, op_in, op_job, op_out, op_rd, op_shutdown, op_stats;
 static int quick(struct ts_client *c, const char *line, size_t len);
 static void serve_ask(struct ts_client *c, json_t *req, int take);
 static void store_batch(struct ts_client *c, const struct ts_batch *b);
 static int log_batch(struct ts_client *c, const struct ts_batch *b);
+static int store_quiet(struct ts_client *c, const struct ts_batch *b);
 static void eval_start(struct ts_client *c, json_t *req);
 static void eval_stop(struct ts_client *c, json_t *req);
+static void eval_wait(struct ts_client *c, json_t *req);
+static void eval_log(struct ts_client *c, json_t *req);
+static void eval_scale(struct ts_client *c, json_t *req);
 
 /* Sorted by name, as documented. */
 static const struct {
     const char *name;
     op_fn *fn;
 } ops[] = {
-    {"ack", op_ack}, {"dump", op_dump}, {"eval", op_eval},         {"in", op_in},
-    {"out", op_out}, {"rd", op_rd},     {"shutdown", op_shutdown}, {"stats", op_stats},
+    {"ack", op_ack}, {"dump", op_dump},         {"eval", op_eval},
+    {"in", op_in},   {"job", op_job},           {"out", op_out},
+    {"rd", op_rd},   {"shutdown", op_shutdown}, {"stats", op_stats},
 };
 
 static struct ts_ops *
@@ -57,7 +67,7 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     json_error_t e;
     json_t *req, *op;
     const char *name;
-    char err[200];
+    char err[400];
     size_t i;
 
     if (len == 0 || ts_wire_blank(line, len))
@@ -68,7 +78,7 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     }
     req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
     if (req == NULL) {
-        ts_client_error(c, "bad", "malformed request at byte %d: %s", e.position, e.text);
+        ts_client_error(c, "bad", "malformed request at byte %d: %s", e.position, ts_json_why(&e));
         return;
     }
     if (!json_is_object(req)) {
@@ -77,6 +87,11 @@ ts_ops_serve(struct ts_client *c, const char *line, size_t len)
     }
     if (ts_wire_version_of(req, err, sizeof err) < 0) {
         ts_client_error(c, "version", "%s", err);
+        goto out;
+    }
+    /* jansson has read every number as a double or an int64: none may have changed. */
+    if (ts_check_numbers(line, len, 0, NULL, err, sizeof err) < 0) {
+        ts_client_error(c, "bad", "%s", err);
         goto out;
     }
     op = json_object_get(req, "op");
@@ -146,6 +161,7 @@ quick(struct ts_client *c, const char *line, size_t len)
             return 0; /* the long way says what is wrong */
         ts_block_template(b, tm, t, tlen);
     }
+    b->job = 0;
     ts_block_ask(b, &a);
     return 1;
 }
@@ -153,11 +169,25 @@ quick(struct ts_client *c, const char *line, size_t len)
 static void
 store_batch(struct ts_client *c, const struct ts_batch *b)
 {
+    if (store_quiet(c, b) < 0)
+        return;
+    ts_wire_ok_n(&c->out, b->n);
+    ts_client_touch(c, 0);
+}
+
+/*
+ * Put a batch's tuples into the space, in order.  In a durable space they
+ * are logged first; if they cannot be, nothing is put, the client has its
+ * error, and -1 is returned.
+ */
+static int
+store_quiet(struct ts_client *c, const struct ts_batch *b)
+{
     struct ts_space *space = ctx_of(c)->blocking.space;
     size_t i;
 
     if (ctx_of(c)->blocking.journal != NULL && log_batch(c, b) < 0)
-        return;
+        return -1;
     for (i = 0; i < b->n; i++) {
         const char *text;
         const uint32_t *off;
@@ -167,8 +197,7 @@ store_batch(struct ts_client *c, const struct ts_batch *b)
         ts_batch_get(b, i, &text, &len, &off, &arity);
         ts_space_out(space, text, len, off, arity);
     }
-    ts_wire_ok_n(&c->out, b->n);
-    ts_client_touch(c, 0);
+    return 0;
 }
 
 /*
@@ -235,7 +264,7 @@ static void
 serve_ask(struct ts_client *c, json_t *req, int take)
 {
     struct ts_block *b = block_of(c);
-    json_t *tmpl = json_object_get(req, "tmpl");
+    json_t *tmpl = json_object_get(req, "tmpl"), *job = json_object_get(req, "job");
     struct ts_buf text = TS_BUF_INIT;
     struct ts_ask a;
     struct ts_tmpl *tm;
@@ -243,6 +272,10 @@ serve_ask(struct ts_client *c, json_t *req, int take)
 
     if (ts_wire_ask_of(req, take, &a, err, sizeof err) < 0) {
         ts_client_error(c, "bad", "%s", err);
+        return;
+    }
+    if (job != NULL && !json_is_boolean(job)) {
+        ts_client_error(c, "bad", "\"job\" must be true or false");
         return;
     }
     /* The template is known by its wire text, however the request was read. */
@@ -261,7 +294,84 @@ serve_ask(struct ts_client *c, json_t *req, int take)
         ts_block_template(b, tm, ts_buf_head(&text), ts_buf_len(&text) - 1);
     }
     ts_buf_free(&text);
+    b->job = json_is_true(job);
     ts_block_ask(b, &a);
+}
+
+/*
+ * A worker is done with a job: in one step, put its tuples and confirm
+ * the job ("done", "failed"), or give the job back for a retry after a
+ * delay ("retry", block.h).  Without an id, the tuples are a run-once
+ * worker's result: its supervisor puts them when it has ended (worker.h),
+ * and anyone else's are put now.
+ */
+static void
+op_job(struct ts_client *c, json_t *req)
+{
+    struct ts_block *b = block_of(c);
+    json_t *id = json_object_get(req, "id"), *outcome = json_object_get(req, "outcome");
+    json_t *delay = json_object_get(req, "delay"), *tuples = json_object_get(req, "tuples");
+    json_t *status = json_object_get(req, "status");
+    struct ts_batch batch = TS_BATCH_INIT;
+    const char *oc = json_string_value(outcome);
+    uint64_t lent = 0;
+    double d = 0;
+    char err[300];
+
+    if (oc == NULL ||
+        (strcmp(oc, "done") != 0 && strcmp(oc, "failed") != 0 && strcmp(oc, "retry") != 0)) {
+        ts_client_error(c, "bad", "job needs an \"outcome\": \"done\", \"failed\" or \"retry\"");
+        return;
+    }
+    if (id != NULL && (!json_is_integer(id) || json_integer_value(id) < 1)) {
+        ts_client_error(c, "bad", "\"id\" must be a positive integer");
+        return;
+    }
+    lent = id != NULL ? (uint64_t)json_integer_value(id) : 0;
+    if (delay != NULL) {
+        d = json_number_value(delay);
+        if (!json_is_number(delay) || !(d >= 0) || d > TS_TIMEOUT_MAX) {
+            ts_client_error(c, "bad", "\"delay\" must be a number of seconds from 0 to 1e9");
+            return;
+        }
+    }
+    if (status != NULL && !json_is_integer(status)) {
+        ts_client_error(c, "bad", "\"status\" must be an integer");
+        return;
+    }
+    if (strcmp(oc, "retry") == 0) {
+        if (id == NULL || tuples != NULL) {
+            ts_client_error(c, "bad", "a retry needs an \"id\" and puts no tuples");
+            return;
+        }
+    } else if (tuples != NULL && ts_wire_out_of(req, &batch, err, sizeof err) < 0) {
+        ts_client_error(c, "bad", "%s", err);
+        ts_batch_free(&batch);
+        return;
+    }
+    if (id != NULL && !ts_block_lends(b, lent)) {
+        ts_client_error(c, "nomatch", "no tuple is lent to this client as id %" PRIu64, lent);
+        ts_batch_free(&batch);
+        return;
+    }
+    if (strcmp(oc, "retry") == 0)
+        ts_block_retry(b, lent, d);
+    else if (id == NULL && b->worker != NULL && tuples != NULL &&
+             ts_worker_defer(b->worker, json_incref(tuples),
+                             status != NULL ? (int)json_integer_value(status) : 0))
+        batch.n = 0; /* kept for later */
+    else if (store_quiet(c, &batch) < 0) {
+        /* Nothing stored, and the job not confirmed: it stays lent. */
+        ts_batch_free(&batch);
+        return;
+    }
+    if (id != NULL && strcmp(oc, "retry") != 0)
+        ts_block_confirm(b, lent);
+    if (b->worker != NULL && id != NULL)
+        ts_worker_report(b->worker, oc);
+    ts_wire_ok_n(&c->out, batch.n);
+    ts_client_touch(c, 0);
+    ts_batch_free(&batch);
 }
 
 static void
@@ -288,6 +398,21 @@ dump_tuple(struct ts_tuple *t, void *arg)
 
     ts_wire_tuple(&d->c->out, 0, ts_tuple_text(t), t->len);
     d->n++;
+}
+
+/* A job back in the space after failed attempts: which attempt comes next. */
+static void
+dump_retry(struct ts_tuple *t, void *arg)
+{
+    struct dump_ctx *d = arg;
+
+    if (t->failed == 0)
+        return;
+    ts_buf_addstr(&d->c->out, "{\"retry\":{\"attempt\":");
+    ts_buf_add_u64(&d->c->out, t->failed + 1u);
+    ts_buf_addstr(&d->c->out, ",\"due\":null,\"tuple\":");
+    ts_buf_add(&d->c->out, ts_tuple_text(t), t->len);
+    ts_buf_add(&d->c->out, "}}\n", 3);
 }
 
 /* A waiting in or rd, paused ones included (block.h), as ts-dump -w shows it. */
@@ -363,6 +488,8 @@ op_dump(struct ts_client *c, json_t *req)
         }
         free(v);
         ts_workers_dump(o->workers, &c->out);
+        ts_blocking_dump(&o->blocking, &c->out);
+        ts_store_each(space->store, dump_retry, &d);
     }
     ts_wire_ok_n(&c->out, d.n);
     ts_client_touch(c, 0);
@@ -374,16 +501,19 @@ op_stats(struct ts_client *c, json_t *req)
     struct ts_ops *o = ctx_of(c);
     struct ts_space *space = o->blocking.space;
     struct ts_store_stats s;
-    json_t *reply;
+    json_t *reply, *names = json_object();
 
     (void)req;
     ts_store_stats(space->store, &s);
-    reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1, "stats",
-                      "tuples", (json_int_t)(s.tuples - s.lent), "lent", (json_int_t)s.lent,
-                      "bytes", (json_int_t)s.bytes, "clients", (json_int_t)o->clients->count,
-                      "waiters", (json_int_t)space->waiters.count, "workers",
-                      (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count, "pid",
-                      (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
+    reply =
+        json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1, "stats",
+                  "tuples", (json_int_t)(s.tuples - s.lent), "lent", (json_int_t)s.lent, "retrying",
+                  (json_int_t)o->blocking.nholds, "bytes", (json_int_t)s.bytes, "clients",
+                  (json_int_t)o->clients->count, "waiters", (json_int_t)space->waiters.count,
+                  "workers", (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count,
+                  "pid", (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
+    ts_workers_tally(o->workers, names);
+    json_object_set_new(reply, "names", names);
     if (o->blocking.journal != NULL) {
         struct ts_journal_stats js;
         json_t *st = json_object_get(reply, "stats");
@@ -416,8 +546,83 @@ op_eval(struct ts_client *c, json_t *req)
 {
     if (json_object_get(req, "kill") != NULL)
         eval_stop(c, req);
+    else if (json_object_get(req, "wait") != NULL)
+        eval_wait(c, req);
+    else if (json_object_get(req, "log") != NULL)
+        eval_log(c, req);
+    else if (json_object_get(req, "scale") != NULL)
+        eval_scale(c, req);
     else
         eval_start(c, req);
+}
+
+/* An optional number member from lo to hi; -1 with an error sent if it is bad. */
+static int
+number_in(struct ts_client *c, json_t *req, const char *key, double lo, double hi, double *v)
+{
+    json_t *n = json_object_get(req, key);
+
+    if (n == NULL)
+        return 0;
+    *v = json_number_value(n);
+    if (!json_is_number(n) || !(*v >= lo) || *v > hi) {
+        ts_client_error(c, "bad", "\"%s\" must be a number from %g to %g", key, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* The supervision and job options of a start request. */
+static int
+eval_options(struct ts_client *c, json_t *req, struct ts_eval *e)
+{
+    json_t *restart = json_object_get(req, "restart"), *in = json_object_get(req, "stdin");
+    json_t *joblog = json_object_get(req, "joblog");
+    double retries = 0;
+
+    e->grace = -1;
+    if (number_in(c, req, "retries", 0, RETRIES_MAX, &retries) < 0 ||
+        number_in(c, req, "backoff", 0, 86400, &e->backoff) < 0 ||
+        number_in(c, req, "timeout", 0, TS_TIMEOUT_MAX, &e->timeout) < 0 ||
+        number_in(c, req, "grace", 0, TS_GRACE_MAX, &e->grace) < 0)
+        return -1;
+    if (retries != (long)retries) {
+        ts_client_error(c, "bad", "\"retries\" must be an integer");
+        return -1;
+    }
+    e->retries = (long)retries;
+    if (restart != NULL) {
+        const char *r = json_string_value(restart);
+
+        if (r != NULL && strcmp(r, "always") == 0)
+            e->restart = TS_RESTART_ALWAYS;
+        else if (r != NULL && strcmp(r, "on-failure") == 0)
+            e->restart = TS_RESTART_ON_FAILURE;
+        else if (r != NULL && strcmp(r, "never") == 0)
+            e->restart = TS_RESTART_NEVER;
+        else {
+            ts_client_error(c, "bad",
+                            "\"restart\" must be \"always\", \"on-failure\" or \"never\"");
+            return -1;
+        }
+    }
+    if (in != NULL) {
+        const char *v = json_string_value(in);
+
+        if (v == NULL || (strcmp(v, "null") != 0 && strcmp(v, "tuple") != 0)) {
+            ts_client_error(c, "bad", "\"stdin\" must be \"tuple\" or \"null\"");
+            return -1;
+        }
+        e->stdin_null = strcmp(v, "null") == 0;
+    }
+    if (joblog != NULL) {
+        e->joblog = json_string_value(joblog);
+        if (e->joblog == NULL || e->joblog[0] != '/') {
+            ts_client_error(c, "bad", "\"joblog\" must be an absolute path");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -451,13 +656,12 @@ eval_start(struct ts_client *c, json_t *req)
     struct ts_ops *o = ctx_of(c);
     json_t *name = json_object_get(req, "name"), *n = json_object_get(req, "n");
     json_t *cwd = json_object_get(req, "cwd"), *pids, *reply;
-    struct ts_eval e = {NULL,
-                        1,
-                        json_object_get(req, "argv"),
-                        NULL,
-                        json_object_get(req, "env"),
-                        json_object_get(req, "take"),
-                        json_object_get(req, "put")};
+    struct ts_eval e = {.name = NULL,
+                        .n = 1,
+                        .argv = json_object_get(req, "argv"),
+                        .env = json_object_get(req, "env"),
+                        .take = json_object_get(req, "take"),
+                        .put = json_object_get(req, "put")};
     const char **av, **pw;
     size_t arity = 0;
     char err[400];
@@ -473,6 +677,8 @@ eval_start(struct ts_client *c, json_t *req)
     }
     e.name = json_string_value(name);
     e.cwd = json_string_value(cwd);
+    if (eval_options(c, req, &e) < 0)
+        return;
     if (n != NULL) {
         e.n = json_is_integer(n) ? (long)json_integer_value(n) : 0;
         if (e.n < 1 || e.n > TS_EVAL_MAX) {
@@ -536,4 +742,67 @@ eval_stop(struct ts_client *c, json_t *req)
         ts_client_error(c, "nomatch", "no workers named '%s'", json_string_value(name));
     else
         ts_block_wait(block_of(c), TS_WAIT_WORKERS);
+}
+
+static void
+eval_wait(struct ts_client *c, json_t *req)
+{
+    const char *name = json_string_value(json_object_get(req, "wait"));
+
+    if (name == NULL) {
+        ts_client_error(c, "bad", "\"wait\" must be a worker name");
+        return;
+    }
+    /* The server's waited hook answers, from the loop, once the jobs are done. */
+    if (ts_workers_wait(ctx_of(c)->workers, name, block_of(c)) < 0)
+        ts_client_error(c, "nomatch", "no workers named '%s'", name);
+    else
+        ts_block_wait(block_of(c), TS_WAIT_DONE);
+}
+
+static void
+eval_log(struct ts_client *c, json_t *req)
+{
+    const char *name = json_string_value(json_object_get(req, "log"));
+    struct ts_buf text = TS_BUF_INIT;
+    json_t *reply;
+
+    if (name == NULL) {
+        ts_client_error(c, "bad", "\"log\" must be a worker name");
+        return;
+    }
+    if (ts_workers_log(ctx_of(c)->workers, name, &text) < 0) {
+        ts_client_error(c, "nomatch", "no workers named '%s'", name);
+    } else {
+        reply = json_pack("{s:b, s:o}", "ok", 1, "log",
+                          ts_text_string(ts_buf_head(&text), ts_buf_len(&text)));
+        ts_wire_json(&c->out, reply);
+        ts_client_touch(c, 0);
+        json_decref(reply);
+    }
+    ts_buf_free(&text);
+}
+
+static void
+eval_scale(struct ts_client *c, json_t *req)
+{
+    json_t *name = json_object_get(req, "scale"), *n = json_object_get(req, "n"), *pids, *reply;
+
+    if (!json_is_string(name) || !json_is_integer(n) || json_integer_value(n) < 0 ||
+        json_integer_value(n) > TS_EVAL_MAX) {
+        ts_client_error(c, "bad", "scale needs a worker name and \"n\", an integer from 0 to %d",
+                        TS_EVAL_MAX);
+        return;
+    }
+    pids = json_array();
+    if (ts_workers_scale(ctx_of(c)->workers, json_string_value(name), (long)json_integer_value(n),
+                         pids) < 0) {
+        ts_client_error(c, "nomatch", "no workers named '%s'", json_string_value(name));
+        json_decref(pids);
+        return;
+    }
+    reply = json_pack("{s:b, s:O, s:o}", "ok", 1, "name", name, "pids", pids);
+    ts_wire_json(&c->out, reply);
+    ts_client_touch(c, 0);
+    json_decref(reply);
 }

@@ -38,7 +38,10 @@ static int writable(void *arg, struct ts_client *c);
 static void on_journal(struct ts_loop *loop, void *arg);
 static int compacting(const struct ts_journal *j);
 static void journal_failed(struct ts_server *srv, const char *why);
+static void worker_waited(void *arg, void *token, const struct ts_waited *r);
+static size_t worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit);
 static int teardown(struct ts_server *srv);
+static int cmp_int(const void *a, const void *b);
 
 struct ts_server *
 ts_server_new(const char *path, size_t maxline, const char *helper, char *err, size_t errlen)
@@ -74,6 +77,35 @@ int
 ts_server_fd(const struct ts_server *srv)
 {
     return srv->lfd;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
+void
+ts_server_close_others(const struct ts_server *srv)
+{
+    int keep[1 + TS_JOURNAL_FDS];
+    size_t n = 0, i;
+    unsigned lo = 3;
+
+    keep[n++] = srv->lfd;
+    if (srv->journal != NULL)
+        n += ts_journal_fds(srv->journal, keep + n);
+    qsort(keep, n, sizeof *keep, cmp_int);
+    for (i = 0; i < n; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            close_range(lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_range(lo, ~0u, 0);
 }
 
 /* Scratch for turning the journal's tuple texts back into stored tuples. */
@@ -167,7 +199,8 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {worker_put, worker_stopped, worker_gone, srv};
+    struct ts_worker_hooks hooks = {worker_put,    worker_stopped, worker_gone,
+                                    worker_waited, worker_count,   srv};
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
@@ -207,7 +240,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     srv->ops.clients = &srv->clients;
     srv->ops.blocking.space = &srv->space;
     srv->ops.blocking.loop = srv->loop;
-    srv->ops.workers = srv->workers;
+    srv->ops.workers = srv->ops.blocking.workers = srv->workers;
     srv->ops.started = ts_wall_clock();
     srv->ops.shutdown = stop;
     srv->ops.arg = srv;
@@ -238,8 +271,12 @@ static int
 on_idle(struct ts_loop *loop, void *arg)
 {
     struct ts_server *srv = arg;
-    int busy = ts_clients_service(&srv->clients);
     uint64_t when;
+    int busy;
+
+    /* Waits that are over get their answer before the replies are written. */
+    ts_workers_check(srv->workers);
+    busy = ts_clients_service(&srv->clients);
 
     if (srv->journal != NULL && !srv->failed) {
         when = ts_journal_next_sync(srv->journal);
@@ -382,12 +419,9 @@ on_accept(struct ts_loop *loop, int lfd, uint32_t events, void *arg)
         fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             struct ts_client *c = ts_client_new(&srv->clients, fd);
-            struct ts_block *b;
 
-            if (c != NULL) {
-                c->ctx = b = ts_block_new(c, &srv->ops.blocking);
-                b->worker = ts_workers_find(srv->workers, c->pid);
-            }
+            if (c != NULL)
+                c->ctx = ts_block_new(c, &srv->ops.blocking);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -430,13 +464,7 @@ on_signal(struct ts_loop *loop, int fd, uint32_t events, void *arg)
 static void
 lost(struct ts_client *c)
 {
-    struct ts_ops *o = c->all->ctx;
-    struct ts_block *b = c->ctx;
-
-    /* The workers are gone first at shutdown, and their requests with them. */
-    if (b->why == TS_WAIT_WORKERS && o->workers != NULL)
-        ts_workers_forget(o->workers, b);
-    ts_block_lost(b);
+    ts_block_lost(c->ctx);
     c->ctx = NULL;
 }
 
@@ -489,6 +517,47 @@ worker_stopped(void *arg, void *token, long n)
     ts_block_end(b);
 }
 
+/* The workers' waited hook: answer the ts-eval --wait that waits. */
+static void
+worker_waited(void *arg, void *token, const struct ts_waited *r)
+{
+    struct ts_block *b = token;
+    json_t *reply;
+    char msg[200];
+
+    (void)arg;
+    if (r->left > 0) {
+        snprintf(msg, sizeof msg, "no worker is left to do the %zu job%s left", r->left,
+                 r->left == 1 ? "" : "s");
+        reply = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "ok", 0, "code", "stalled", "error",
+                          msg, "done", (json_int_t)r->done, "failed", (json_int_t)r->failed, "left",
+                          (json_int_t)r->left);
+    } else {
+        reply = json_pack("{s:b, s:I, s:I}", "ok", 1, "done", (json_int_t)r->done, "failed",
+                          (json_int_t)r->failed);
+    }
+    ts_wire_json(&b->client->out, reply);
+    json_decref(reply);
+    ts_block_end(b);
+}
+
+/* The workers' count hook: how many stored tuples match. */
+static size_t
+worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
+{
+    struct ts_server *srv = arg;
+    struct ts_iter it;
+    size_t n = 0;
+
+    if (lent)
+        ts_store_iter_all(srv->space.store, tm, &it);
+    else
+        ts_store_iter(srv->space.store, tm, &it);
+    while (n < limit && ts_iter_next(&it) != NULL)
+        n++;
+    return n;
+}
+
 /* The workers' gone hook: no client is that worker any more. */
 static void
 worker_gone(void *arg, struct ts_worker *w)
@@ -531,7 +600,8 @@ teardown(struct ts_server *srv)
     }
     if (srv->workers != NULL) {
         ts_workers_free(srv->workers);
-        srv->workers = srv->ops.workers = NULL;
+        /* The workers are gone first at shutdown, and their stop requests with them. */
+        srv->workers = srv->ops.workers = srv->ops.blocking.workers = NULL;
     }
     /* Best effort: final replies, such as the one to shutdown. */
     if (!srv->failed)
@@ -540,6 +610,7 @@ teardown(struct ts_server *srv)
         ts_client_lost(srv->clients.list, NULL);
     if (srv->loop != NULL) {
         ts_clients_service(&srv->clients);
+        ts_blocking_free(&srv->ops.blocking);
         ts_loop_free(srv->loop);
         srv->loop = NULL;
     }

@@ -82,4 +82,11 @@ void ts_server_detach(struct ts_server *srv);
 /* The listening descriptor (a daemon closes every other one it inherited). */
 int ts_server_fd(const struct ts_server *srv);
 
+/*
+ * In a daemon that has left its caller (tsd -d, tsd -- command): close every
+ * descriptor from 3 up but the server's own, its listening socket and its
+ * journal's files.
+ */
+void ts_server_close_others(const struct ts_server *srv);
+
 #endif

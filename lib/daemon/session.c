@@ -23,6 +23,7 @@ static void on_io(struct ts_loop *loop, int fd, uint32_t events, void *arg);
 static void read_input(struct ts_client *c);
 static int flush_output(struct ts_client *c);
 static void update_events(struct ts_client *c);
+static int too_long(const struct ts_client *c);
 
 struct ts_client *
 ts_client_new(struct ts_clients *all, int fd)
@@ -176,6 +177,16 @@ read_input(struct ts_client *c)
     ts_client_touch(c, TS_CLIENT_RESUME);
 }
 
+/* Input without a newline yet, already too long to be a request (a CR may still end it). */
+static int
+too_long(const struct ts_client *c)
+{
+    size_t have = ts_buf_len(&c->in);
+
+    return have > c->all->maxline &&
+           !(have == c->all->maxline + 1 && ts_buf_head(&c->in)[have - 1] == '\r');
+}
+
 /*
  * Serve complete lines while the client is not blocked and its output is
  * not piling up.  While it is blocked, only acks at the head are served.
@@ -194,14 +205,15 @@ ts_client_serve(struct ts_client *c)
             c->flags &= ~TS_CLIENT_THROTTLED;
         len = ts_buf_line(&c->in, &line);
         if (len < 0) {
-            if (ts_buf_len(&c->in) > c->all->maxline) {
+            if (too_long(c)) {
                 ts_client_error(c, "bad", "request line longer than %zu bytes", c->all->maxline);
                 c->flags |= TS_CLIENT_CLOSING;
                 ts_buf_reset(&c->in);
             }
             break;
         }
-        if ((size_t)len > c->all->maxline) {
+        /* A CR before the newline is part of the line's end, not of the request. */
+        if ((size_t)len - (len > 0 && line[len - 1] == '\r') > c->all->maxline) {
             ts_client_error(c, "bad", "request line longer than %zu bytes", c->all->maxline);
             c->flags |= TS_CLIENT_CLOSING;
             ts_buf_reset(&c->in);

@@ -320,6 +320,7 @@ ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *
     t->arity = arity;
     t->len = (uint32_t)len;
     t->lent = 0;
+    t->failed = 0;
     memcpy(ts_tuple_off(t), off, arity * sizeof(uint32_t));
     memcpy(ts_tuple_text(t), text, len);
     ts_tuple_text(t)[len] = '\0';
@@ -392,6 +393,7 @@ ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
     it->tm = tm;
     it->next = NULL;
     it->k = 0;
+    it->lent = 0;
     for (i = 0; i < tm->arity && st->ft.cap > 0; i++) {
         const struct ts_tfield *f = &tm->f[i];
         uintptr_t e;
@@ -424,13 +426,20 @@ ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
     it->next = best;
 }
 
+void
+ts_store_iter_all(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
+{
+    ts_store_iter(st, tm, it);
+    it->lent = 1;
+}
+
 struct ts_tuple *
 ts_iter_next(struct ts_iter *it)
 {
     struct ts_tuple *t;
 
     for (t = it->next; t != NULL; t = t->link[it->k].next) {
-        if (!t->lent &&
+        if ((!t->lent || it->lent) &&
             ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity)) {
             it->next = t->link[it->k].next;
             return t;

@@ -23,6 +23,14 @@
 
 struct ts_tuple;
 
+/*
+ * A job a worker gave back for a retry (block.h) counts its failed attempts
+ * in the spare bits of the header, so the count costs no memory and goes
+ * where the tuple goes: back to the space, to another worker, or to a dead
+ * worker's replacement.
+ */
+#define TS_FAILED_MAX 2047
+
 struct ts_link {
     struct ts_tuple *prev;
     struct ts_tuple *next;
@@ -34,8 +42,9 @@ struct ts_link {
  * canonical text and a NUL.
  */
 struct ts_tuple {
-    uint64_t seq : 63; /* arrival order, unique, increasing */
-    uint64_t lent : 1; /* handed out and not yet confirmed */
+    uint64_t seq : 52;    /* arrival order, unique, increasing */
+    uint64_t failed : 11; /* failed attempts of a worker's job (TS_FAILED_MAX at most) */
+    uint64_t lent : 1;    /* handed out and not yet confirmed */
     uint32_t arity;
     uint32_t len; /* length of the canonical text */
     struct ts_link link[];
@@ -58,6 +67,7 @@ struct ts_store;
 struct ts_iter {
     const struct ts_tmpl *tm; /* NULL: every tuple */
     uint32_t k;               /* which link the walk follows */
+    int lent;                 /* lent tuples match too */
     struct ts_tuple *next;    /* next candidate */
 };
 
@@ -77,6 +87,8 @@ void ts_store_unlend(struct ts_store *st, struct ts_tuple *t);
 
 /* Start a walk over the visible (not lent) tuples that match tm, oldest first. */
 void ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
+/* The same walk, lent tuples included (what is in flight counts too). */
+void ts_store_iter_all(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
 /* Next match, or NULL.  The tuple returned may be deleted before the next call. */
 struct ts_tuple *ts_iter_next(struct ts_iter *it);
 

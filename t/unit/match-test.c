@@ -1144,10 +1144,61 @@ st_many(struct sb *why)
     return ok && errors == 0;
 }
 
+/*
+ * A range formal, or an object template, must not make a take scan the
+ * space when the template has a literal too: the walk starts at the
+ * literal's own list, here at its only tuple, not at the oldest tuple of
+ * that length.
+ */
+static int
+st_range_uses_index(struct sb *why)
+{
+    static const char *const tmpls[] = {
+        "[\"job\",\"?1..5\"]",
+        "[\"?1..5\",\"job\"]",
+        "[\"task\",{\"a\":\"?int\"}]",
+    };
+    struct ts_store *st = ts_store_new();
+    struct ts_tuple *job[3];
+    struct ts_iter it;
+    int ok = 1;
+    size_t k;
+    long i;
+
+    for (i = 0; i < 1000; i++) {
+        char json[64];
+
+        snprintf(json, sizeof json, "[\"other\",%ld]", i % 5 + 1);
+        put(st, json);
+    }
+    job[0] = put(st, "[\"job\",3]");
+    job[1] = put(st, "[3,\"job\"]");
+    job[2] = put(st, "[\"task\",{\"a\":1}]");
+    for (k = 0; k < N_OF(tmpls); k++) {
+        struct ts_tmpl *tm = tmpl(tmpls[k]);
+
+        ts_store_iter(st, tm, &it);
+        if (ts_tmpl_key(tm) < 0 || it.next != job[k]) {
+            ok = 0;
+            sb_printf(why, "%s: key %d, the walk starts at %s, not at the literal's tuple\n",
+                      tmpls[k], ts_tmpl_key(tm), it.next != NULL ? ts_tuple_text(it.next) : "none");
+        }
+        if (ts_iter_next(&it) != job[k] || ts_iter_next(&it) != NULL) {
+            ok = 0;
+            sb_printf(why, "%s: the walk does not find exactly its tuple\n", tmpls[k]);
+        }
+        ts_tmpl_free(tm);
+    }
+    ts_store_free(st);
+    return ok;
+}
+
 static const struct {
     const char *name;
     int (*fn)(struct sb *);
 } store_tests[] = {
+    {"store: a range or object formal beside a literal walks the literal's list",
+     st_range_uses_index},
     {"store: FIFO among matches, oldest first, every kind of walk", st_fifo},
     {"store: lent tuples skipped, back in their old place after unlend", st_lend},
     {"store: duplicates oldest first; everything lent, then back", st_lend_all},
