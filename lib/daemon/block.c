@@ -188,6 +188,8 @@ ts_block_confirm(struct ts_block *b, uint64_t upto)
         ts_log("%zu confirmed take%s not logged: %s; if tsd restarts before its next "
                "compaction, %s back",
                n, n == 1 ? "" : "s", strerror(errno), n == 1 ? "it comes" : "they come");
+    else if (n > 0 && j != NULL)
+        b->need = b->ctx->writes; /* a job's reply says it is done: after the sync (always) */
     for (i = 0; i < n; i++)
         ts_space_confirm(b->ctx->space, b->lent[b->lent0++].t);
     if (b->lent0 == b->nlent) {
