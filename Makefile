@@ -23,6 +23,11 @@ CXX ?= c++
 PKG_CONFIG ?= pkg-config
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+# TRE matches the ?~ formals in linear time (lib/core/ere.h).  Only its
+# include path is taken: Debian's tre.pc also carries its own build's
+# -D_FORTIFY_SOURCE and -Wdate-time, which are not ours to set.
+TRE_CFLAGS := $(shell $(PKG_CONFIG) --cflags-only-I tre 2>/dev/null)
+TRE_LIBS := $(shell $(PKG_CONFIG) --libs-only-L --libs-only-l tre 2>/dev/null || echo -ltre)
 
 VERSION = 0.2.0
 SOVERSION = 0
@@ -30,24 +35,25 @@ SOVERSION = 0
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
        -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) -fPIC -MMD -MP
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) $(TRE_CFLAGS) -fPIC -MMD -MP
 # The journal compacts in a thread (lib/daemon/journal.c).
-LDLIBS = $(JANSSON_LIBS) -lm -pthread
+LDLIBS = $(JANSSON_LIBS) $(TRE_LIBS) -lm -pthread
 
 B ?= build
 
-CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/mem.c lib/core/placeholder.c \
+CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/ere.c lib/core/mem.c lib/core/placeholder.c \
             lib/core/scan.c lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
-DAEMON_SRCS = lib/daemon/block.c lib/daemon/index.c lib/daemon/journal.c lib/daemon/log.c \
-              lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c lib/daemon/server.c \
-              lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c lib/daemon/waiter.c \
-              lib/daemon/worker.c
-CLI_SRCS = cmd/cli.c
+DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemon/explain.c \
+              lib/daemon/follow.c lib/daemon/index.c lib/daemon/journal.c lib/daemon/lease.c \
+              lib/daemon/log.c lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c \
+              lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c \
+              lib/daemon/waiter.c lib/daemon/worker.c
+CLI_SRCS = cmd/cli.c cmd/hold.c
 PUBLIC_HDR = lib/client/ts.h
-PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker
+PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker ts-top
 MAN1 = man/tsd.1 man/ts-out.1 man/ts-in.1 man/ts-rd.1 man/ts-dump.1 man/ts-eval.1 \
-       man/ts-worker.1
+       man/ts-top.1 man/ts-worker.1
 MAN3 = man/libts.3
 MAN7 = man/ts-tuples.7 man/ts-protocol.7
 

@@ -21,6 +21,7 @@
 static const char *progname = "ts";
 
 static void oom(size_t size) __attribute__((noreturn));
+static void help(int take) __attribute__((noreturn));
 
 /* Out of memory in a command: say so and give up (mem.h). */
 static void
@@ -298,16 +299,24 @@ print_one(struct ts_got *got, void *arg)
     return TS_EXIT_OK;
 }
 
-static const char *const usage_in = "ts-in [-0ahjqS] [-n count] [-s socket] [-t seconds] field ...";
+static const char *const usage_in =
+    "ts-in [-0ahjqS] [-n count] [-s socket] [-t seconds] field ...\n"
+    "       ts-in {--hold | --run} [-jS] [-s socket] [-t seconds] field ... -- command [arg ...]";
 static const char *const usage_rd = "ts-rd [-0ahjqS] [-n count] [-s socket] [-t seconds] field ...";
 
-static const char help_text[] =
-    "  -0          print each bound value raw, followed by a NUL byte\n"
-    "  -a          every match there is now, without waiting\n"
-    "  -h, --help  show this help\n"
+static const char help_head[] = "  -0          print each bound value raw, followed by a NUL byte\n"
+                                "  -a          every match there is now, without waiting\n"
+                                "  -h, --help  show this help\n";
+static const char help_hold[] =
+    "  --hold      run command while holding the tuple, then give it back\n";
+static const char help_mid[] =
     "  -j          print whole tuples as JSON, one per line (a field may be given as -j JSON)\n"
     "  -n count    up to count tuples, one per line\n"
-    "  -q          print nothing: the exit status tells whether a tuple matched\n"
+    "  -q          print nothing: the exit status tells whether a tuple matched\n";
+static const char help_run[] =
+    "  --run       run command on the tuple: its bound values are appended as arguments;\n"
+    "              exit 0 confirms the take, anything else gives the tuple back\n";
+static const char help_tail[] =
     "  -S, --strings\n"
     "              every field word is a string (42 is \"42\"); ?-formals stay formals\n"
     "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
@@ -316,17 +325,28 @@ static const char help_text[] =
     "  --version   show the version\n"
     "\nFields: a JSON word is that value, any other word a string; ? ?str ?int ?num ?bool\n"
     "?null ?arr ?obj ?~ERE ?LO..HI are formals.  Options go before the fields.  Exit: 0\n"
-    "done, 1 no match, 2 usage or bad template, 3 daemon unreachable, 4 other failure.\n"
-    "See ts-tuples(7).\n";
+    "done, 1 no match, 2 usage or bad template, 3 daemon unreachable, 4 other failure;\n"
+    "with --run or --hold, the command's status.  See ts-tuples(7).\n";
+
+/* The help of ts-in, with --hold and --run, or of ts-rd. */
+static void
+help(int take)
+{
+    char text[sizeof help_head + sizeof help_hold + sizeof help_mid + sizeof help_run +
+              sizeof help_tail];
+
+    snprintf(text, sizeof text, "%s%s%s%s%s", help_head, take ? help_hold : "", help_mid,
+             take ? help_run : "", help_tail);
+    ts_help(take ? usage_in : usage_rd, text);
+}
 
 int
 ts_cli_query(int argc, char **argv, int take)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"strings", no_argument, NULL, 'S'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},    {"hold", no_argument, NULL, 'H'},
+        {"run", no_argument, NULL, 'R'},     {"strings", no_argument, NULL, 'S'},
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     const char *usage = take ? usage_in : usage_rd;
     const char *sock = NULL, *jtext = NULL, *lastarg = NULL;
@@ -336,7 +356,7 @@ ts_cli_query(int argc, char **argv, int take)
     struct ts_conn *conn;
     json_t *tmpl;
     char err[400], *end;
-    int ch, rc, jflag = 0, qflag = 0, flags = 0;
+    int ch, rc, jflag = 0, qflag = 0, flags = 0, hold = 0, run = 0, nfields;
 
     ts_cli_init(take ? "ts-in" : "ts-rd");
     argv[0] = take ? "ts-in" : "ts-rd"; /* getopt's messages name the command */
@@ -345,7 +365,15 @@ ts_cli_query(int argc, char **argv, int take)
         switch (ch) {
         case '0': p.mode = TS_OUT_NUL; break;
         case 'a': q.all = 1; break;
-        case 'h': ts_help(usage, help_text);
+        case 'h': help(take);
+        case 'H':
+        case 'R':
+            if (!take) {
+                ts_warn("unrecognized option '--%s'", ch == 'H' ? "hold" : "run");
+                ts_usage(usage);
+            }
+            *(ch == 'H' ? &hold : &run) = 1;
+            break;
         case 'j': jflag = 1; break;
         case 'n':
             errno = 0;
@@ -364,9 +392,21 @@ ts_cli_query(int argc, char **argv, int take)
         default: ts_usage(usage);
         }
     }
-    ts_cli_fields(argc, argv, optind, lastarg);
+    /* With --run or --hold the fields end at "--": the command's words are its own. */
+    for (nfields = optind; (hold || run) && nfields < argc && strcmp(argv[nfields], "--") != 0;
+         nfields++)
+        ;
+    ts_cli_fields(hold || run ? nfields : argc, argv, optind, lastarg);
     argc -= optind;
     argv += optind;
+    if (hold && run)
+        ts_die(TS_EXIT_USAGE, "--hold and --run cannot be used together");
+    if ((hold || run) && (q.all || q.count != 1 || p.mode == TS_OUT_NUL || qflag))
+        ts_die(TS_EXIT_USAGE,
+               "--%s takes one tuple and prints nothing: -0, -a, -n and -q do not apply",
+               hold ? "hold" : "run");
+    if (hold || run)
+        return ts_cli_hold(run, argc, argv, sock, q.timeout, jflag, flags, usage);
     if (argc == 0)
         ts_usage(usage);
     /* -j with one argument that is a JSON array: the template itself. */

@@ -45,4 +45,11 @@ void ts_print_json(FILE *fp, const json_t *v);
 /* The whole of ts-in (take = 1) and ts-rd (take = 0). */
 int ts_cli_query(int argc, char **argv, int take);
 
+/*
+ * ts-in --run (run = 1) or --hold: argv is "field ... -- command [arg ...]",
+ * flags those of ts_words_template_flags (hold.c).  Returns the exit status.
+ */
+int ts_cli_hold(int run, int argc, char **argv, const char *sock, double timeout, int whole,
+                int flags, const char *usage);
+
 #endif

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,9 @@
 #include "tuple.h"
 
 #define USAGE                                                                                      \
-    "ts-out [-hjS] [-s socket] field ...\n"                                                        \
-    "       ts-out [-S] [-s socket] -0 | -L | -l [field ...]\n"                                    \
-    "       ts-out [-s socket] -"
+    "ts-out [-hjS] [--pid pid] [-s socket] [--ttl seconds] [--unless fields] field ...\n"          \
+    "       ts-out [-S] [--pid pid] [-s socket] [--ttl seconds] -0 | -L | -l [field ...]\n"        \
+    "       ts-out [--pid pid] [-s socket] [--ttl seconds] -"
 
 static const char help_text[] =
     "  -           put one tuple per input line, each a JSON array\n"
@@ -23,13 +24,20 @@ static const char help_text[] =
     "  -j          the single argument is the whole tuple as a JSON array\n"
     "  -L          for each input line L put [field ..., L], L read as a field word\n"
     "  -l          for each input line L put the tuple [field ..., L], L a string\n"
+    "  --pid pid   the tuples go when process pid ends\n"
     "  -S, --strings\n"
     "              every field word is a string (1.10 is \"1.10\", not the number 1.1)\n"
     "  -s socket   the daemon's socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "              /tmp/ts-UID/default)\n"
+    "  --ttl seconds\n"
+    "              the tuples go after this long (fractions allowed; 0 puts nothing)\n"
+    "  --unless fields\n"
+    "              put the tuple only if no stored tuple matches this template (one word\n"
+    "              of fields); exit 1 if one does\n"
     "  --version   show the version\n"
     "\nFields: a JSON word is that value, any other word a string.  Options go before the\n"
-    "fields.  Exit: 0 done, 2 usage or bad tuple, 3 daemon unreachable, 4 other failure.\n";
+    "fields.  Exit: 0 done, 1 not put (--unless), 2 usage or bad tuple, 3 daemon\n"
+    "unreachable, 4 other failure.\n";
 
 /* What standard input holds, one tuple per line or record. */
 enum input {
@@ -40,7 +48,9 @@ enum input {
     IN_NUL,   /* -0: each NUL-terminated record a string */
 };
 
-static int bulk(struct ts_conn *conn, const json_t *prefix, enum input in);
+static int bulk(struct ts_conn *conn, const json_t *prefix, enum input in,
+                const struct ts_out_opts *o);
+static json_t *unless_template(const char *text, int flags);
 static void warn_respelled(char *const *words, int n, const json_t *tuple);
 static void warn_line(long lineno, const char *line);
 
@@ -49,15 +59,19 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
+        {"pid", required_argument, NULL, 'P'},
         {"strings", no_argument, NULL, 'S'},
+        {"ttl", required_argument, NULL, 'T'},
+        {"unless", required_argument, NULL, 'U'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *sock = NULL, *lastarg = NULL;
+    const char *sock = NULL, *lastarg = NULL, *unless = NULL;
+    struct ts_out_opts o = {-1, 0, NULL};
     enum input in = IN_NONE;
     struct ts_conn *conn;
     json_t *tuple;
-    char err[400];
+    char err[400], *end;
     int ch, jflag = 0, flags = 0, rc;
 
     ts_cli_init("ts-out");
@@ -74,8 +88,19 @@ main(int argc, char **argv)
             break;
         case 'h': ts_help(USAGE, help_text);
         case 'j': jflag = 1; break;
+        case 'P':
+            errno = 0;
+            o.pid = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno != 0 || o.pid < 1 || o.pid > INT_MAX)
+                ts_die(TS_EXIT_USAGE, "bad --pid '%s': a process ID is needed", optarg);
+            break;
         case 'S': flags |= TS_WORDS_STRINGS; break;
         case 's': sock = optarg; break;
+        case 'T':
+            if (ts_parse_seconds(optarg, &o.ttl) < 0)
+                ts_die(TS_EXIT_USAGE, "bad --ttl '%s': seconds from 0 to 1e9 are needed", optarg);
+            break;
+        case 'U': unless = optarg; break;
         case 'V': ts_version();
         default: ts_usage(USAGE);
         }
@@ -89,11 +114,15 @@ main(int argc, char **argv)
         ts_die(TS_EXIT_USAGE, "-j and -S cannot be used together");
     if (in == IN_WORDS && (flags & TS_WORDS_STRINGS))
         ts_die(TS_EXIT_USAGE, "-L reads lines as words, -S makes words strings: use -l instead");
+    if (unless != NULL && (in != IN_NONE || (argc == 1 && strcmp(argv[0], "-") == 0 && !jflag)))
+        ts_die(TS_EXIT_USAGE, "--unless puts one tuple: it cannot be used with -, -0, -L or -l");
+    if (unless != NULL)
+        o.unless = unless_template(unless, flags);
     if (in == IN_NONE && argc == 1 && strcmp(argv[0], "-") == 0 && !jflag) {
         if (flags & TS_WORDS_STRINGS)
             ts_die(TS_EXIT_USAGE, "-S and - cannot be used together: - reads JSON lines");
         conn = ts_cli_connect(sock, NULL, 0);
-        rc = bulk(conn, NULL, IN_JSON);
+        rc = bulk(conn, NULL, IN_JSON, &o);
         ts_conn_close(conn);
         return rc;
     }
@@ -105,7 +134,7 @@ main(int argc, char **argv)
         if (!(flags & TS_WORDS_STRINGS))
             warn_respelled(argv, argc, tuple);
         conn = ts_cli_connect(sock, NULL, 0);
-        rc = bulk(conn, tuple, in);
+        rc = bulk(conn, tuple, in, &o);
         ts_conn_close(conn);
         json_decref(tuple);
         return rc;
@@ -119,12 +148,33 @@ main(int argc, char **argv)
     if (!jflag && !(flags & TS_WORDS_STRINGS))
         warn_respelled(argv, argc, tuple);
     conn = ts_cli_connect(sock, NULL, 0);
-    rc = ts_out(conn, tuple, err, sizeof err);
-    if (rc != TS_EXIT_OK)
+    rc = ts_out_with(conn, tuple, &o, err, sizeof err);
+    /* Something matched --unless: the status says it, as ts-in's says "no match". */
+    if (rc != TS_EXIT_OK && rc != TS_EXIT_NOMATCH)
         ts_warn("%s", err);
     ts_conn_close(conn);
     json_decref(tuple);
+    json_decref((json_t *)o.unless);
     return rc;
+}
+
+/* --unless: one word of fields, as ts-eval's --take (strings all, with -S). */
+static json_t *
+unless_template(const char *text, int flags)
+{
+    char **words, err[400];
+    json_t *tmpl;
+    int n = ts_split_words(text, &words, err, sizeof err);
+
+    if (n < 0)
+        ts_die(TS_EXIT_USAGE, "bad --unless '%s': %s", text, err);
+    if (n == 0)
+        ts_die(TS_EXIT_USAGE, "bad --unless '%s': no fields", text);
+    tmpl = ts_words_template_flags(words, n, flags, err, sizeof err);
+    if (tmpl == NULL)
+        ts_die(TS_EXIT_USAGE, "--unless: %s", err);
+    ts_words_free(words);
+    return tmpl;
 }
 
 /*
@@ -170,7 +220,7 @@ warn_line(long lineno, const char *line)
  * line (or, with -0, the record) they are about.
  */
 static int
-bulk(struct ts_conn *conn, const json_t *prefix, enum input in)
+bulk(struct ts_conn *conn, const json_t *prefix, enum input in, const struct ts_out_opts *o)
 {
     struct ts_bulk *b = ts_bulk_new(conn);
     const char *unit = in == IN_NUL ? "record" : "line";
@@ -182,6 +232,8 @@ bulk(struct ts_conn *conn, const json_t *prefix, enum input in)
 
     if (b == NULL)
         ts_die(TS_EXIT_FAIL, "out of memory");
+    if (ts_bulk_with(b, o, err, sizeof err) != TS_EXIT_OK)
+        ts_die(TS_EXIT_FAIL, "%s", err);
     if (prefix != NULL)
         rc = ts_bulk_prefix(b, prefix, err, sizeof err);
     while (rc == TS_EXIT_OK &&

@@ -73,7 +73,8 @@ static void put64(unsigned char *p, uint64_t v);
 static void header(unsigned char *h, uint32_t kind, uint64_t num, uint64_t seq);
 static void fix_crcs(unsigned char *p, size_t n);
 static void write_file(const char *name, const unsigned char *p, size_t n);
-static int seen_fn(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
+static int seen_fn(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+                   const char *text, size_t len);
 static struct ts_journal *open_seen(struct seen *s, struct ts_journal_replay *rep, char *err,
                                     size_t errlen);
 
@@ -180,7 +181,8 @@ write_file(const char *name, const unsigned char *p, size_t n)
 }
 
 static int
-seen_fn(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+seen_fn(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+        const char *text, size_t len)
 {
     struct seen *s = arg;
     size_t i;
@@ -192,6 +194,11 @@ seen_fn(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len
     /* FNV-1a over what was handed over, to compare two replays. */
     s->hash = (s->hash ^ seq) * 0x100000001b3u;
     s->hash = (s->hash ^ deadline) * 0x100000001b3u;
+    if (owner != NULL) {
+        s->hash = (s->hash ^ owner->pid) * 0x100000001b3u;
+        s->hash = (s->hash ^ owner->start) * 0x100000001b3u;
+        s->hash = (s->hash ^ owner->boot) * 0x100000001b3u;
+    }
     for (i = 0; i < len; i++)
         s->hash = (s->hash ^ (unsigned char)text[i]) * 0x100000001b3u;
     s->hash = (s->hash ^ len) * 0x100000001b3u;

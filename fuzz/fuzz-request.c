@@ -23,6 +23,9 @@
  *   #h         every job held for a retry is due: their timers fire
  *
  * Requests whose "op" is "eval" are skipped: they would fork workers.
+ * A "follow" blocks its client for good (it gets event lines, no final
+ * line); an out with "pid" watches real processes, with pidfds the space
+ * closes when it is freed.
  *
  * Protocol oracle: every reply line is a JSON object; every request but a
  * blank line (only spaces, tabs, a CR) or an ack gets exactly one final line ({"ok":...}) -- at
@@ -51,6 +54,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "events.h"
 #include "loop.h"
 #include "mem.h"
 #include "ops.h"
@@ -75,6 +79,7 @@ struct cstate {
 };
 
 static struct ts_loop *loop;
+static struct ts_events events;
 static struct ts_space space;
 static struct ts_clients clients;
 static struct ts_ops ops;
@@ -253,22 +258,27 @@ quick_ack_differs(const char *line, size_t len)
     return (digits > 1 && line[i] == '0') || digits > 18;
 }
 
-/* A tuple line's tuple must be canonical text. */
+/*
+ * A tuple line's tuple must be canonical text.  It is the value after the
+ * first "tuple":, which other members may follow (a dump's lease members,
+ * the end of a retry line).
+ */
 static void
 check_tuple_text(const char *line, size_t len)
 {
     const char *p = memmem(line, len, "\"tuple\":", 8);
     struct ts_buf b = TS_BUF_INIT;
+    json_error_t e;
     size_t tlen;
     json_t *v;
 
     if (p == NULL || line[len - 1] != '}')
         fail("odd tuple line: %.*s", (int)len, line);
     p += 8;
-    tlen = (size_t)(line + len - 1 - p);
-    v = json_loadb(p, tlen, 0, NULL);
+    v = json_loadb(p, (size_t)(line + len - p), JSON_DISABLE_EOF_CHECK, &e);
     if (v == NULL || !json_is_array(v) || json_array_size(v) == 0)
         fail("tuple line without a tuple: %.*s", (int)len, line);
+    tlen = (size_t)e.position;
     ts_canon(v, &b);
     if (ts_buf_len(&b) != tlen || memcmp(ts_buf_head(&b), p, tlen) != 0)
         fail("tuple sent is not canonical: sent %.*s, canonical %.*s", (int)tlen, p,
@@ -302,8 +312,12 @@ check_line(struct cstate *s, const char *line, size_t len)
         } else if (json_string_value(json_object_get(v, "error")) == NULL ||
                    json_string_value(json_object_get(v, "code")) == NULL) {
             fail("error line without code and error: %.*s", (int)len, line);
+        } else if (strcmp(json_string_value(json_object_get(v, "code")), "costly") == 0) {
+            /* It ends an in or rd after its tuples, if any.  (A "bad" one may
+             * answer an ack sent while a request waits: its count goes on.) */
+            s->tuples = 0;
         }
-    } else if (json_object_get(v, "tuple") != NULL) {
+    } else if (json_object_get(v, "tuple") != NULL && json_object_get(v, "event") == NULL) {
         check_tuple_text(line, len);
         s->tuples++;
     } else if (json_object_get(v, "retry") != NULL) {
@@ -311,7 +325,9 @@ check_line(struct cstate *s, const char *line, size_t len)
         if (len < 2 || line[len - 2] != '}')
             fail("odd retry line: %.*s", (int)len, line);
         check_tuple_text(line, len - 1);
-    } else if (json_object_get(v, "waiter") == NULL && json_object_get(v, "worker") == NULL) {
+    } else if (json_object_get(v, "waiter") == NULL && json_object_get(v, "worker") == NULL &&
+               json_object_get(v, "lent") == NULL && json_object_get(v, "event") == NULL &&
+               json_object_get(v, "dropped") == NULL) {
         fail("unknown reply line: %.*s", (int)len, line);
     }
     json_decref(v);
@@ -542,10 +558,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     loop = ts_loop_new();
     if (loop == NULL)
         fail("ts_loop_new failed");
-    ts_space_init(&space, ts_block_deliver, NULL);
+    ts_events_init(&events);
+    ts_space_init(&space, loop, &events, ts_block_deliver, ts_block_costly, NULL);
     if (workers == NULL) {
-        static const struct ts_worker_hooks hooks = {no_put,  no_stop,  no_gone,
-                                                     no_wait, no_count, NULL};
+        static const struct ts_worker_hooks hooks = {no_put,   no_stop, no_gone, no_wait,
+                                                     no_count, NULL,    NULL};
 
         workers = ts_workers_new(loop, "/nonexistent", "/nonexistent", &hooks);
     }
@@ -599,8 +616,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("%zu tuples still lent after every client was lost",
                  st.lent - ops.blocking.nholds);
     }
+    if (events.n != 0)
+        fail("%zu followers left after every client was lost", events.n);
     ts_blocking_free(&ops.blocking);
     ts_space_free(&space);
+    ts_events_free(&events);
     ts_loop_free(loop);
     return 0;
 }

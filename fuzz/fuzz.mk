@@ -28,12 +28,14 @@ FUZZ_EXTRA_CFLAGS ?=
 PKG_CONFIG ?= pkg-config
 FUZZ_JANSSON_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 FUZZ_JANSSON_LIBS ?= $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+FUZZ_TRE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags-only-I tre 2>/dev/null)
+FUZZ_TRE_LIBS ?= $(shell $(PKG_CONFIG) --libs-only-L --libs-only-l tre 2>/dev/null || echo -ltre)
 
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra \
               -Ilib/core -Ilib/client -Ilib/daemon \
-              $(FUZZ_JANSSON_CFLAGS) $(FUZZ_EXTRA_CFLAGS)
-FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) -lm -pthread
+              $(FUZZ_JANSSON_CFLAGS) $(FUZZ_TRE_CFLAGS) $(FUZZ_EXTRA_CFLAGS)
+FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) $(FUZZ_TRE_LIBS) -lm -pthread
 
 FUZZ_TARGETS = request words match scan journal
 FUZZ_LIB_SRCS = $(wildcard lib/*/*.c)

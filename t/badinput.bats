@@ -117,8 +117,8 @@ print(s.makefile().readline().strip())' "$TS_SOCKET"
         '{"op":"rd","tmpl":["?~a{1,32767}"],"timeout":0}' \
         '{"op":"rd","tmpl":["?~((((a{1,100}){1,100}){1,100}){1,100})"],"timeout":0}' \
         '{"op":"out","tuple":[]}'
-    [[ "${lines[0]}" == *"repetition operators one after another"* ]]
-    [[ "${lines[1]}" == *"bound over 100"* ]]
+    [[ "${lines[0]}" == *"a repetition right after another"* ]]
+    [[ "${lines[1]}" == *"a count over 255"* ]]
     [[ "${lines[2]}" == *"too costly to compile"* ]]
     [[ "${lines[3]}" == *"at least one field"* ]]
     run "$WIRE" "$TS_SOCKET" '{"op":"rd","tmpl":["?~(.*)(.*)(.*)\\3\\2\\1x"],"timeout":0}'
@@ -129,7 +129,9 @@ print(s.makefile().readline().strip())' "$TS_SOCKET"
         n=$(awk 'END { print NR }' "$f")
         [ "$n" -gt 0 ] || n=1
         run timeout 10 "$WIRE" "$TS_SOCKET" --file "$f" "" --replies "$n"
-        [[ "${lines[$((n - 1))]}" == '{"ok":false,"code":"bad"'* ]]
+        # request-5's nested groups cost TRE little: it is answered, not refused.
+        [[ "${lines[$((n - 1))]}" == '{"ok":false,"code":"bad"'* ]] ||
+            [[ "$f" == */request-5 && "${lines[$((n - 1))]}" == '{"ok":false,"code":"nomatch"'* ]]
         ts-in -a -j '?' > /dev/null || true   # what a reproducer put
     done
     intact

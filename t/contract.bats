@@ -163,7 +163,7 @@ while True:
 
 @test "every page's SYNOPSIS is its command's usage, and every option of --help is on its page" {
     command -v man > /dev/null || skip "man is not installed"
-    for cmd in tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker; do
+    for cmd in tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker ts-top; do
         # One line per form: a usage line that does not start with the
         # command's name continues the form before it.
         forms='{ sub(/^ +/, "") } $1 == c { if (f != "") print f; f = $0; next } { f = f " " $0 } END { print f }'

@@ -84,6 +84,20 @@ load helper
     [ "$status" -eq 1 ]  # 2026 is a number, not a string
 }
 
+@test "?~i:ERE ignores case; ?~[i]: matches i: itself" {
+    ts-out log 'ERROR: disk full'
+    ts-out log 'i:Error'
+    run ts-rd -a log '?~i:^error'
+    [ "$output" = "ERROR: disk full" ]
+    run ts-rd -a log '?~^error'
+    [ "$status" -eq 1 ]
+    run ts-rd -a log '?~[i]:E'
+    [ "$output" = "i:Error" ]
+    run ts-rd log '?~i:a**'
+    [ "$status" -eq 2 ]
+    [[ "$output" == "ts-rd: bad template field '?~i:a**': bad regular expression: a repetition right after another"* ]]
+}
+
 @test "a literal string starting with ? is written as JSON" {
     ts-out q '?x'
     run ts-in q '"?x"'

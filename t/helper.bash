@@ -159,3 +159,19 @@ wire() {
 now_ms() {
     echo $(( $(date +%s%N) / 1000000 ))
 }
+
+# Succeed once the clock has passed a time in milliseconds since the epoch.
+past_ms() {
+    [ "$(now_ms)" -ge "$1" ]
+}
+
+# Does a file have at least N lines?
+lines_at_least() {
+    [ "$(cat "$1" 2> /dev/null | wc -l)" -ge "$2" ]
+}
+
+# Tests of tuples bound to a process: valgrind 3.19 does not know the
+# pidfd_open(2) system call the daemon watches processes with.
+needs_pidfd() {
+    [ -z "${TS_VALGRIND:-}" ] || skip "valgrind does not know pidfd_open(2)"
+}

@@ -64,8 +64,10 @@ man_example() {
     install_tree
     export PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig"
     # shellcheck disable=SC2046
+    # The static library needs TRE too, and ts.pc says so.
+    [[ " $(pkg-config --static --libs ts) " == *" -ltre "* ]]
     c++ -std=c++11 -Wall -Wextra -Werror $SAN -o "$TS_TMP/cxx" "$BATS_TEST_DIRNAME/libts/cxx.cc" \
-        $(pkg-config --cflags ts) "$PREFIX_DIR/lib/libts.a" $(pkg-config --libs jansson)
+        $(pkg-config --cflags ts) "$PREFIX_DIR/lib/libts.a" -ltre $(pkg-config --libs jansson)
     run "$TS_TMP/cxx" hello
     [ "$status" -eq 0 ]
     run ts-in -t 0 from '?'

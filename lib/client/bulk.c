@@ -36,6 +36,7 @@ struct ts_bulk {
     struct ts_buf req;    /* the batch being gathered, a request without its end */
     size_t n;             /* tuples in it */
     struct ts_buf prefix; /* canonical text of the fields before each line, with commas */
+    struct ts_buf tail;   /* what ends each request: "]}" and any options before the brace */
     uint32_t *off;        /* scratch for ts_scan_tuple */
     size_t offcap;
     int inflight;       /* batches sent and not answered */
@@ -58,6 +59,7 @@ ts_bulk_new(struct ts_conn *conn)
     b->conn = conn;
     b->line = 1;
     ts_buf_add(&b->req, head, sizeof head - 1);
+    ts_buf_add(&b->tail, "]}\n", 3);
     return b;
 }
 
@@ -65,6 +67,32 @@ void
 ts_bulk_at(struct ts_bulk *b, long line)
 {
     b->line = line;
+}
+
+/*
+ * Options go after the tuples, so a batch without them keeps the exact
+ * form the daemon reads without jansson; one with them takes the long way.
+ */
+int
+ts_bulk_with(struct ts_bulk *b, const struct ts_out_opts *o, char *err, size_t errlen)
+{
+    ts_buf_reset(&b->tail);
+    ts_buf_add(&b->tail, "]", 1);
+    if (o->ttl >= 0) {
+        json_t *ttl = json_real(o->ttl);
+
+        ts_buf_add(&b->tail, ",\"ttl\":", 7);
+        ts_canon(ttl, &b->tail);
+        json_decref(ttl);
+    }
+    if (o->pid != 0)
+        ts_buf_printf(&b->tail, ",\"pid\":%ld", o->pid);
+    ts_buf_add(&b->tail, "}\n", 2);
+    if (o->unless != NULL) {
+        snprintf(err, errlen, "unless cannot be used with a bulk run");
+        return TS_EXIT_USAGE;
+    }
+    return b->tail.failed ? ts_conn_nomem(err, errlen) : TS_EXIT_OK;
 }
 
 int
@@ -202,6 +230,7 @@ ts_bulk_end(struct ts_bulk *b, char *err, size_t errlen)
         rc = receive(b, err, errlen);
     ts_buf_free(&b->req);
     ts_buf_free(&b->prefix);
+    ts_buf_free(&b->tail);
     free(b->off);
     free(b->at[0].v);
     free(b->at[1].v);
@@ -243,7 +272,7 @@ send_batch(struct ts_bulk *b, char *err, size_t errlen)
 {
     int rc;
 
-    ts_buf_add(&b->req, "]}\n", 3);
+    ts_buf_add(&b->req, ts_buf_head(&b->tail), ts_buf_len(&b->tail));
     if (b->req.failed)
         rc = ts_conn_nomem(err, errlen);
     else

@@ -70,6 +70,7 @@ ts_conn_close(struct ts_conn *conn)
         return;
     close(conn->fd);
     ts_buf_free(&conn->in);
+    ts_buf_free(&conn->text);
     free(conn);
 }
 
@@ -199,6 +200,26 @@ ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen)
 }
 
 int
+ts_conn_recv_text(struct ts_conn *conn, const char **line, size_t *len, char *err, size_t errlen)
+{
+    char *p;
+    size_t n;
+    int rc = ts_conn_line(conn, &p, &n, err, errlen);
+
+    if (rc != TS_EXIT_OK)
+        return rc;
+    ts_buf_reset(&conn->text);
+    ts_buf_add(&conn->text, p, n);
+    ts_buf_add(&conn->text, "", 1);
+    ts_buf_consume(&conn->in, n + 1);
+    if (conn->text.failed)
+        return ts_conn_nomem(err, errlen);
+    *line = ts_buf_head(&conn->text);
+    *len = n;
+    return TS_EXIT_OK;
+}
+
+int
 ts_conn_status(const json_t *reply, char *err, size_t errlen)
 {
     const char *code, *msg;
@@ -210,13 +231,14 @@ ts_conn_status(const json_t *reply, char *err, size_t errlen)
     snprintf(err, errlen, "%s", msg != NULL ? msg : "request failed");
     if (code == NULL)
         return TS_EXIT_FAIL;
-    if (strcmp(code, "nomatch") == 0)
+    if (strcmp(code, "nomatch") == 0 || strcmp(code, "exists") == 0)
         return TS_EXIT_NOMATCH;
     if (strcmp(code, "bad") == 0 || strcmp(code, "version") == 0)
         return TS_EXIT_USAGE;
     /* A daemon of another uid is one we cannot use: as good as unreachable. */
     if (strcmp(code, "denied") == 0)
         return TS_EXIT_CONN;
+    /* "costly", "failed", and codes added later. */
     return TS_EXIT_FAIL;
 }
 
@@ -242,6 +264,27 @@ ts_out(struct ts_conn *conn, const json_t *tuple, char *err, size_t errlen)
 
     if (req == NULL)
         return ts_conn_nomem(err, errlen);
+    rc = ts_conn_call(conn, req, &reply, err, errlen);
+    json_decref(req);
+    json_decref(reply);
+    return rc;
+}
+
+int
+ts_out_with(struct ts_conn *conn, const json_t *tuple, const struct ts_out_opts *o, char *err,
+            size_t errlen)
+{
+    json_t *req = json_pack("{s:s, s:O}", "op", "out", "tuple", tuple), *reply;
+    int rc;
+
+    if (req == NULL)
+        return ts_conn_nomem(err, errlen);
+    if (o != NULL && o->ttl >= 0)
+        json_object_set_new(req, "ttl", json_real(o->ttl));
+    if (o != NULL && o->pid != 0)
+        json_object_set_new(req, "pid", json_integer(o->pid));
+    if (o != NULL && o->unless != NULL)
+        json_object_set(req, "unless", (json_t *)o->unless);
     rc = ts_conn_call(conn, req, &reply, err, errlen);
     json_decref(req);
     json_decref(reply);

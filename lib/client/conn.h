@@ -12,7 +12,8 @@
 
 struct ts_conn {
     int fd;
-    struct ts_buf in; /* bytes received, not yet returned as lines */
+    struct ts_buf in;   /* bytes received, not yet returned as lines */
+    struct ts_buf text; /* the last line ts_conn_recv_text returned */
 };
 
 /* The next reply line, without its newline; consume len + 1 after use. */

@@ -61,7 +61,8 @@ ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *
     uint32_t *off = NULL;
     size_t offcap = 0;
     int64_t unacked = -1, id;
-    int rc;
+    int rc, final = 0;
+    char cerr[200];
 
     if (req == NULL)
         return ts_conn_nomem(err, errlen);
@@ -80,8 +81,10 @@ ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *
         if (kind <= 0) {
             rc = ts_conn_parse(line, len, &reply, err, errlen);
             ts_buf_consume(&conn->in, len + 1);
-            if (rc == TS_EXIT_OK)
+            if (rc == TS_EXIT_OK) {
                 rc = ts_conn_status(reply, err, errlen);
+                final = 1;
+            }
             json_decref(reply);
             break;
         }
@@ -104,7 +107,14 @@ ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *
             unacked = -1;
         }
     }
-    if (rc == TS_EXIT_OK && unacked >= 0)
+    /*
+     * What fn took was dealt with, even when the request ended with an
+     * error after it (a "costly" one, see ts-protocol(7)): confirm it, and
+     * report the request's error rather than the confirmation's.
+     */
+    if (final && unacked >= 0 && rc != TS_EXIT_OK)
+        confirm(conn, unacked, fn, arg, cerr, sizeof cerr);
+    else if (rc == TS_EXIT_OK && unacked >= 0)
         rc = confirm(conn, unacked, fn, arg, err, errlen);
     ts_buf_free(&text);
     free(off);

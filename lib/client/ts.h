@@ -38,7 +38,7 @@ extern "C" {
 #define TS_EXIT_NOMATCH 1 /* no matching tuple within the timeout */
 #define TS_EXIT_USAGE 2   /* usage error, bad tuple, template or request */
 #define TS_EXIT_CONN 3    /* the daemon cannot be reached, or the connection broke */
-#define TS_EXIT_FAIL 4    /* the daemon refused the request for another reason */
+#define TS_EXIT_FAIL 4    /* the daemon refused the request for another reason (such as "costly") */
 
 /* Longest socket path: sun_path less its NUL. */
 #define TS_PATH_MAX 107
@@ -70,6 +70,13 @@ TS_API int ts_conn_send_text(struct ts_conn *conn, const char *text, size_t n, c
                              size_t errlen);
 /* Receive one reply line as a new reference in *reply. */
 TS_API int ts_conn_recv(struct ts_conn *conn, json_t **reply, char *err, size_t errlen);
+/*
+ * Receive one reply line as it came, as text without its newline (and
+ * NUL-terminated), valid until the next call on conn: for a program that
+ * passes lines on, such as the event stream (ts-protocol(7), follow).
+ */
+TS_API int ts_conn_recv_text(struct ts_conn *conn, const char **line, size_t *len, char *err,
+                             size_t errlen);
 /* Is a complete reply line already buffered? */
 TS_API int ts_conn_ready(const struct ts_conn *conn);
 /* The status a final reply line ({"ok":...}) stands for, with its message in err. */
@@ -82,6 +89,23 @@ TS_API int ts_conn_call(struct ts_conn *conn, const json_t *req, json_t **reply,
 
 /* Put one tuple (a non-empty JSON array). */
 TS_API int ts_out(struct ts_conn *conn, const json_t *tuple, char *err, size_t errlen);
+
+/* How tuples are put, beyond their fields (ts-tuples(7), Leases). */
+struct ts_out_opts {
+    double ttl;           /* seconds they live, fractions allowed; 0: nothing is put;
+                             negative: for ever */
+    long pid;             /* they end when this process ends; 0: they do not */
+    const json_t *unless; /* put only if no stored tuple matches this wire template; NULL:
+                             always */
+};
+
+/*
+ * Put one tuple with options.  With unless, the check and the put are one
+ * step in the daemon; TS_EXIT_NOMATCH when a tuple matched and nothing was
+ * put.  TS_EXIT_USAGE for a pid with no process.
+ */
+TS_API int ts_out_with(struct ts_conn *conn, const json_t *tuple, const struct ts_out_opts *o,
+                       char *err, size_t errlen);
 
 /* ---- Taking and reading */
 
@@ -133,7 +157,12 @@ struct ts_query {
     int all;            /* every match now, no waiting (count, timeout ignored) */
 };
 
-/* Run an in or rd; fn sees each tuple.  TS_EXIT_NOMATCH when none came. */
+/*
+ * Run an in or rd; fn sees each tuple.  TS_EXIT_NOMATCH when none came.  A
+ * request may also end with an error after some tuples (TS_EXIT_FAIL when
+ * its regular expressions cost too much, ts-tuples(7)); the tuples fn took
+ * are confirmed all the same.
+ */
 TS_API int ts_query(struct ts_conn *conn, const struct ts_query *q, ts_tuple_fn *fn, void *arg,
                     char *err, size_t errlen);
 
@@ -143,6 +172,11 @@ struct ts_bulk;
 
 /* Borrows conn until ts_bulk_end.  NULL when out of memory. */
 TS_API struct ts_bulk *ts_bulk_new(struct ts_conn *conn);
+/*
+ * Put every tuple of the run with o's ttl and pid (before the first tuple;
+ * unless cannot be used: a run goes in several batches).
+ */
+TS_API int ts_bulk_with(struct ts_bulk *b, const struct ts_out_opts *o, char *err, size_t errlen);
 /* Add a tuple written as JSON text.  TS_EXIT_USAGE for a bad tuple. */
 TS_API int ts_bulk_json(struct ts_bulk *b, const char *text, char *err, size_t errlen);
 /* The fields put before each line of ts_bulk_line (a JSON array; none before this). */

@@ -11,15 +11,31 @@
 #include "tuple.h"
 #include "mem.h"
 
-static int match_field(const struct ts_tfield *f, const char *text, size_t len);
-static const char *regex_too_costly(const char *re);
-static int match_regex(const regex_t *re, const char *text, size_t len);
+/*
+ * A match in progress: the regular expression work it has done, and what
+ * passed the budget (see ts_tmpl_match).
+ */
+struct mctx {
+    uint64_t cost;  /* of the expressions that ran, and the one that would not */
+    uint64_t spent; /* the request's work before this match */
+    int request;    /* the request's budget counts too */
+    int costly;     /* an expression did not run: over budget */
+    uint32_t field; /* the top-level field being matched */
+    uint32_t where; /* the field of the expression that did not run */
+    size_t n;       /* its string's length */
+    const struct ts_ere *re;
+};
+
+static int tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
+                      uint32_t arity, struct mctx *m);
+static int match_field(const struct ts_tfield *f, const char *text, size_t len, struct mctx *m);
+static int match_regex(const struct ts_ere *re, const char *text, size_t len, struct mctx *m);
 static int parse_range(const char *s, struct ts_tfield *f, char *err, size_t errlen);
 static int compile_field(const json_t *v, struct ts_tfield *f, char *err, size_t errlen);
 static int compile_obj(const json_t *v, struct ts_tfield *f, char *err, size_t errlen);
 static int has_formal(const json_t *obj);
 static int match_range(const struct ts_tfield *f, const char *text, size_t len);
-static int match_obj(const struct ts_tobj *o, const char *text, size_t len);
+static int match_obj(const struct ts_tobj *o, const char *text, size_t len, struct mctx *m);
 
 static const struct {
     const char *name;
@@ -39,7 +55,6 @@ int
 ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
 {
     size_t i;
-    int rc;
 
     memset(f, 0, sizeof *f);
     if (s[1] == '?')
@@ -49,21 +64,17 @@ ts_formal_parse(const char *s, struct ts_tfield *f, char *err, size_t errlen)
         return 1;
     }
     if (s[1] == '~') {
-        const char *why = regex_too_costly(s + 2);
+        /* "?~i:ERE" ignores case; to match "i:" itself, write "?~[i]:". */
+        int icase = strncmp(s + 2, "i:", 2) == 0;
+        const char *re = s + (icase ? 4 : 2);
+        char msg[200];
 
-        if (why != NULL) {
-            snprintf(err, errlen, "bad regular expression: %s", why);
-            return -1;
-        }
-        f->kind = TS_F_RE;
-        rc = regcomp(&f->re, s + 2, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char msg[128];
-
-            regerror(rc, &f->re, msg, sizeof msg);
+        f->re = ts_ere_compile(re, strlen(re), icase ? TS_ERE_ICASE : 0, msg, sizeof msg);
+        if (f->re == NULL) {
             snprintf(err, errlen, "bad regular expression: %s", msg);
             return -1;
         }
+        f->kind = TS_F_RE;
         return 1;
     }
     for (i = 0; i < sizeof formal_types / sizeof formal_types[0]; i++) {
@@ -87,7 +98,7 @@ ts_tfield_free(struct ts_tfield *f)
     size_t i;
 
     if (f->kind == TS_F_RE)
-        regfree(&f->re);
+        ts_ere_free(f->re);
     if (f->obj != NULL) {
         for (i = 0; i < f->obj->n; i++) {
             free(f->obj->key[i]);
@@ -211,84 +222,6 @@ parse_range(const char *s, struct ts_tfield *f, char *err, size_t errlen)
     }
     f->kind = TS_F_RANGE;
     return 1;
-}
-
-/*
- * Compiling a regular expression runs in the daemon, for any client, so
- * its cost must be bounded.  glibc expands repetitions: x{m,n} becomes n
- * copies of x and x+ becomes x x*, so a{1,32767} takes seconds and every
- * nested or stacked '+' doubles the work ((((a)+)+)+... at 25 levels needs
- * 27 GB).  POSIX leaves stacked operators undefined anyway.  Bounds are
- * kept small and few, and the copies regcomp could make are estimated and
- * capped: at that cap it compiles in milliseconds.
- */
-#define RE_MAX_LEN 512
-#define RE_MAX_BOUND 100
-#define RE_MAX_BOUNDS 4
-/* Copies regcomp may make: length x product of bounds x 2 per repeated group. */
-#define RE_MAX_COST 50000
-
-static const char *
-regex_too_costly(const char *re)
-{
-    int after_atom_op = 0, after_group = 0, bounds = 0;
-    double cost = (double)strlen(re) + 1;
-    const char *p;
-
-    if (strlen(re) > RE_MAX_LEN)
-        return "longer than 512 bytes";
-    for (p = re; *p != '\0'; p++) {
-        if (*p == '\\' && p[1] != '\0') {
-            /* A GNU extension, not ERE, and exponential to match. */
-            if (p[1] >= '1' && p[1] <= '9')
-                return "back-references (\\1 to \\9) are not allowed";
-            p++;
-            after_atom_op = after_group = 0;
-            continue;
-        }
-        if (*p == '[') {
-            /* A bracket expression: ']' first is literal, as are operators inside. */
-            p += (p[1] == '^') ? 2 : 1;
-            if (*p == ']')
-                p++;
-            while (*p != '\0' && *p != ']')
-                p++;
-            if (*p == '\0')
-                return NULL; /* regcomp reports the unbalanced bracket */
-            after_atom_op = after_group = 0;
-            continue;
-        }
-        if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
-            if (after_atom_op)
-                return "repetition operators one after another";
-            if (after_group && *p == '+')
-                cost *= 2;
-            after_atom_op = 1;
-            after_group = 0;
-            if (*p == '{') {
-                char *end;
-                long lo = strtol(p + 1, &end, 10), hi = lo;
-
-                if (++bounds > RE_MAX_BOUNDS)
-                    return "more than 4 bounded repetitions";
-                if (lo > RE_MAX_BOUND)
-                    return "a repetition bound over 100 (use + or *)";
-                /* {m,} is m copies and a star: costs m + 1. */
-                if (*end == ',')
-                    hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
-                if (hi > RE_MAX_BOUND)
-                    return "a repetition bound over 100 (use + or *)";
-                cost *= hi > 1 ? (double)hi : 1;
-            }
-            continue;
-        }
-        after_atom_op = 0;
-        after_group = *p == ')';
-    }
-    if (cost > RE_MAX_COST)
-        return "too costly to compile (length times repetition bounds, doubled for each "
-               "group repeated with +, is over 50000: use * where you can)";
-    return NULL;
 }
 
 struct ts_tmpl *
@@ -529,7 +462,25 @@ ts_tmpl_key(const struct ts_tmpl *tm)
 
 int
 ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
-              uint32_t arity)
+              uint32_t arity, uint64_t *spent)
+{
+    struct mctx m;
+    int rc;
+
+    memset(&m, 0, sizeof m);
+    m.request = spent != NULL;
+    m.spent = spent != NULL ? *spent : 0;
+    rc = tmpl_match(tm, text, len, off, arity, &m);
+    if (m.costly)
+        return TS_MATCH_COSTLY;
+    if (spent != NULL)
+        *spent += m.cost;
+    return rc;
+}
+
+static int
+tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
+           uint32_t arity, struct mctx *m)
 {
     uint32_t i;
 
@@ -543,18 +494,59 @@ ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint
                                     memcmp(text + off[i], f->lit, f->litlen) != 0))
             return 0;
     }
+    /* Regular expressions last: they cost the most. */
     for (i = 0; i < arity; i++) {
         const struct ts_tfield *f = &tm->f[i];
 
-        if (f->kind != TS_F_LIT && f->kind != TS_F_ANY &&
-            !match_field(f, text + off[i], ts_field_len(off, arity, len, i)))
+        m->field = i;
+        if (f->kind != TS_F_LIT && f->kind != TS_F_ANY && f->kind != TS_F_RE &&
+            !match_field(f, text + off[i], ts_field_len(off, arity, len, i), m))
+            return 0;
+    }
+    for (i = 0; i < arity; i++) {
+        const struct ts_tfield *f = &tm->f[i];
+
+        m->field = i;
+        if (f->kind == TS_F_RE &&
+            !match_field(f, text + off[i], ts_field_len(off, arity, len, i), m))
             return 0;
     }
     return 1;
 }
 
+void
+ts_tmpl_costly(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
+               uint32_t arity, char *err, size_t errlen)
+{
+    struct mctx m;
+
+    memset(&m, 0, sizeof m);
+    tmpl_match(tm, text, len, off, arity, &m);
+    if (!m.costly)
+        snprintf(err, errlen,
+                 "too costly to match: the regular expressions would cost over %llu units for "
+                 "all the tuples this request looks at (ts-tuples(7)); narrow it with a literal "
+                 "field",
+                 (unsigned long long)TS_ERE_REQUEST_BUDGET);
+    else if (m.cost == ts_ere_cost(m.re, m.n))
+        snprintf(err, errlen,
+                 "too costly to match: the regular expression of field %u would cost %llu units "
+                 "against a string of %zu bytes, over the %llu of one match (it takes strings "
+                 "of up to %llu bytes; ts-tuples(7))",
+                 m.where + 1, (unsigned long long)m.cost, m.n,
+                 (unsigned long long)TS_ERE_MATCH_BUDGET,
+                 (unsigned long long)(TS_ERE_MATCH_BUDGET / (ts_ere_trans(m.re) + TS_ERE_BYTE)));
+    else
+        snprintf(err, errlen,
+                 "too costly to match: the regular expressions would cost %llu units against "
+                 "this tuple's strings (the last %zu bytes in field %u), over the %llu of one "
+                 "match (ts-tuples(7))",
+                 (unsigned long long)m.cost, m.n, m.where + 1,
+                 (unsigned long long)TS_ERE_MATCH_BUDGET);
+}
+
 static int
-match_field(const struct ts_tfield *f, const char *text, size_t len)
+match_field(const struct ts_tfield *f, const char *text, size_t len, struct mctx *m)
 {
     unsigned type;
 
@@ -562,12 +554,12 @@ match_field(const struct ts_tfield *f, const char *text, size_t len)
     case TS_F_ANY: return 1;
     case TS_F_LIT: return len == f->litlen && memcmp(text, f->lit, len) == 0;
     case TS_F_RANGE: return match_range(f, text, len);
-    case TS_F_OBJ: return match_obj(f->obj, text, len);
+    case TS_F_OBJ: return match_obj(f->obj, text, len, m);
     default: break;
     }
     type = ts_field_type(text, len);
     if (f->kind == TS_F_RE)
-        return type == TS_TYPE_STR && match_regex(&f->re, text, len);
+        return type == TS_TYPE_STR && match_regex(f->re, text, len, m);
     if ((f->types & type) == 0)
         return 0;
     if (f->integral && type == TS_TYPE_REAL) {
@@ -579,23 +571,32 @@ match_field(const struct ts_tfield *f, const char *text, size_t len)
     return 1;
 }
 
-/* Match a regular expression against the decoded value of a string field. */
+/*
+ * Match a regular expression against the decoded value of a string field,
+ * if its cost, known before it runs, keeps the match within its budget.
+ */
 static int
-match_regex(const regex_t *re, const char *text, size_t len)
+match_regex(const struct ts_ere *re, const char *text, size_t len, struct mctx *m)
 {
-    char small[256];
+    uint64_t cost = ts_ere_cost(re, len - 2);
     json_t *v;
     int rc;
 
-    if (memchr(text, '\\', len) == NULL && len - 2 < sizeof small) {
-        memcpy(small, text + 1, len - 2);
-        small[len - 2] = '\0';
-        return regexec(re, small, 0, NULL, 0) == 0;
+    m->cost += cost;
+    if (m->cost > TS_ERE_MATCH_BUDGET ||
+        (m->request && m->spent + m->cost > TS_ERE_REQUEST_BUDGET)) {
+        m->costly = 1;
+        m->where = m->field;
+        m->n = len - 2;
+        m->re = re;
+        return 0;
     }
+    if (memchr(text, '\\', len) == NULL)
+        return ts_ere_match(re, text + 1, len - 2);
     v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
     if (v == NULL)
         return 0;
-    rc = regexec(re, json_string_value(v), 0, NULL, 0) == 0;
+    rc = ts_ere_match(re, json_string_value(v), json_string_length(v));
     json_decref(v);
     return rc;
 }
@@ -653,7 +654,7 @@ skip_value(const char *p, const char *end)
  * the object has exactly the template's keys when they come one for one.
  */
 static int
-match_obj(const struct ts_tobj *o, const char *text, size_t len)
+match_obj(const struct ts_tobj *o, const char *text, size_t len, struct mctx *m)
 {
     const char *p = text + 1, *end = text + len - 1, *v;
     size_t k;
@@ -671,7 +672,7 @@ match_obj(const struct ts_tobj *o, const char *text, size_t len)
             return 0;
         v = p + o->keylen[k] + 1;
         p = skip_value(v, end);
-        if (!match_field(&o->val[k], v, (size_t)(p - v)))
+        if (!match_field(&o->val[k], v, (size_t)(p - v), m))
             return 0;
     }
     return p == end;

@@ -9,7 +9,9 @@
  *                  a formal matching a value of that type; "?int" is any
  *                  number with an integral value
  *   "?~ERE"        a formal matching a string that the POSIX extended regular
- *                  expression ERE matches (unanchored, as grep -E)
+ *                  expression ERE matches (unanchored, as grep -E), within
+ *                  a cost budget (ere.h)
+ *   "?~i:ERE"      the same, ignoring case
  *   "?LO..HI"      a formal matching a number from LO to HI, both included;
  *                  either may be left out ("?10..", "?..5"), not both; LO and
  *                  HI are JSON numbers
@@ -27,11 +29,12 @@
 #ifndef TS_TEMPLATE_H
 #define TS_TEMPLATE_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "ere.h"
 
 enum ts_fkind {
     TS_F_LIT,   /* literal: lit/litlen/hash */
@@ -56,7 +59,7 @@ struct ts_tfield {
     enum ts_fkind kind;
     unsigned types;       /* TS_F_TYPE: TS_TYPE_ bits accepted */
     int integral;         /* TS_F_TYPE: "?int", reals must have an integral value */
-    regex_t re;           /* TS_F_RE: compiled with REG_EXTENDED | REG_NOSUB */
+    struct ts_ere *re;    /* TS_F_RE: the compiled expression */
     struct ts_num lo, hi; /* TS_F_RANGE: the bounds, both included */
     struct ts_tobj *obj;  /* TS_F_OBJ: keys and the fields their values match */
     char *lit;            /* TS_F_LIT: canonical text, NUL-terminated */
@@ -101,9 +104,25 @@ int ts_tmpl_binds(const json_t *field);
 struct ts_tmpl *ts_tmpl_compile(json_t *wire, char *err, size_t errlen);
 void ts_tmpl_free(struct ts_tmpl *tm);
 
-/* Does a tuple, given as canonical text and field offsets, match? */
+/*
+ * Does a tuple, given as canonical text and field offsets, match?  1 yes,
+ * 0 no, TS_MATCH_COSTLY when the answer would cost more regular expression
+ * work than allowed.  The top-level "?~" fields are matched last, once
+ * every other field matched.  The cost of each expression against its
+ * string (ere.h, with n the length of the string's canonical text less its
+ * quotes) is known before it runs; the costs of one tuple's expressions
+ * add up as they run, and an expression that would take the sum over
+ * TS_ERE_MATCH_BUDGET does not run.  With spent not NULL, the sum is also
+ * added to *spent, which must stay within TS_ERE_REQUEST_BUDGET: what one
+ * request looking at many tuples may spend.
+ */
+#define TS_MATCH_COSTLY (-1)
 int ts_tmpl_match(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
-                  uint32_t arity);
+                  uint32_t arity, uint64_t *spent);
+
+/* Why ts_tmpl_match said TS_MATCH_COSTLY for this tuple: one line in err. */
+void ts_tmpl_costly(const struct ts_tmpl *tm, const char *text, size_t len, const uint32_t *off,
+                    uint32_t arity, char *err, size_t errlen);
 
 /* Index of the literal field to use as an index key, or -1 if none. */
 int ts_tmpl_key(const struct ts_tmpl *tm);

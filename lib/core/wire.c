@@ -371,6 +371,30 @@ ts_wire_ask_of(const json_t *req, int take, struct ts_ask *a, char *err, size_t 
     return 0;
 }
 
+int
+ts_wire_put_of(const json_t *req, double *ttl, long *pid, char *err, size_t errlen)
+{
+    json_t *t = json_object_get(req, "ttl"), *p = json_object_get(req, "pid");
+
+    *ttl = -1;
+    *pid = 0;
+    if (t != NULL && !json_is_null(t)) {
+        *ttl = json_number_value(t);
+        if (!json_is_number(t) || !(*ttl >= 0) || *ttl > TS_TIMEOUT_MAX) {
+            snprintf(err, errlen, "\"ttl\" must be a number of seconds from 0 to 1e9");
+            return -1;
+        }
+    }
+    if (p != NULL) {
+        if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > INT32_MAX) {
+            snprintf(err, errlen, "\"pid\" must be a process ID, a positive integer");
+            return -1;
+        }
+        *pid = (long)json_integer_value(p);
+    }
+    return 0;
+}
+
 /* head, a number, and the end of the object: the lines written most often. */
 static void
 number_line(struct ts_buf *out, const char *head, size_t len, uint64_t n)

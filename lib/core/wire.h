@@ -96,6 +96,12 @@ int ts_wire_ack_of(const json_t *req, uint64_t *id, char *err, size_t errlen);
 int ts_wire_out_of(const json_t *req, struct ts_batch *b, char *err, size_t errlen);
 /* Leaves the template (req's "tmpl") to the caller. */
 int ts_wire_ask_of(const json_t *req, int take, struct ts_ask *a, char *err, size_t errlen);
+/*
+ * An out's "ttl" (seconds from 0 to TS_TIMEOUT_MAX; *ttl -1 when absent or
+ * null) and "pid" (a process ID; *pid 0 when absent).  The quick reader
+ * takes no out with these: they go this way.
+ */
+int ts_wire_put_of(const json_t *req, double *ttl, long *pid, char *err, size_t errlen);
 
 /* Is this line an ack in any form (so a blocked client may send it)?  Sets *id. */
 int ts_wire_is_ack(const char *line, size_t len, uint64_t *id);

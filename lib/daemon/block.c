@@ -6,18 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "block.h"
+#include "follow.h"
 #include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "session.h"
+#include "tuple.h"
 #include "worker.h"
 
-static void finish(struct ts_block *b);
+static void finish(struct ts_block *b, const char *why);
 static void on_timeout(struct ts_loop *loop, void *arg);
 static void on_hold(struct ts_loop *loop, void *arg);
 static void unhold(struct ts_hold *h);
+static void tell(struct ts_block *b, enum ts_event_kind kind, const char *why);
 
 struct ts_block *
 ts_block_new(struct ts_client *c, struct ts_blocking *ctx)
@@ -39,14 +43,20 @@ ts_block_lost(struct ts_block *b)
     size_t i;
 
     /* First: it must never be handed another tuple, nor the end of a wait. */
-    if (b->why == TS_WAIT_TUPLES && !b->paused)
-        ts_space_cancel(b->ctx->space, &b->w);
+    if (b->why == TS_WAIT_TUPLES) {
+        if (b->waiting)
+            tell(b, TS_EV_WAIT_END, "lost");
+        if (!b->paused)
+            ts_space_cancel(b->ctx->space, &b->w);
+    }
     if ((b->why == TS_WAIT_WORKERS || b->why == TS_WAIT_DONE) && b->ctx->workers != NULL)
         ts_workers_forget(b->ctx->workers, b);
+    if (b->follow != NULL)
+        ts_follow_stop(b->follow);
     ts_timer_cancel(b->ctx->loop, &b->timer);
     /* Then everything it held goes back, in the order it was handed out. */
     for (i = b->lent0; i < b->nlent; i++)
-        ts_space_return(b->ctx->space, b->lent[i].t);
+        ts_space_return(b->ctx->space, b->lent[i].t, b->client->pid);
     ts_tmpl_free(b->w.tm);
     free(b->tmpl_text);
     free(b->lent);
@@ -81,24 +91,65 @@ ts_block_ask(struct ts_block *b, const struct ts_ask *a)
     b->since = ts_wall_clock();
     b->now = now;
     b->paused = 0;
+    b->waiting = 0;
     b->after = 0;
     ts_block_wait(b, TS_WAIT_TUPLES);
     if (ts_space_request(b->ctx->space, &b->w, now, 0)) {
         if (b->why != TS_WAIT_TUPLES)
             return; /* satisfied from the store; the delivery finished it */
     } else if (now) {
-        finish(b);
+        finish(b, NULL);
         return;
     }
     /* Filed as a waiter, or paused before it could be. */
+    tell(b, TS_EV_WAIT_START, NULL);
     if (a->timeout > 0)
         ts_timer_set(b->ctx->loop, &b->timer, ts_now() + (uint64_t)llround(a->timeout * 1e9));
 }
 
+/* A waiter event: its op and template, and how it started or ended. */
+static void
+tell(struct ts_block *b, enum ts_event_kind kind, const char *why)
+{
+    struct ts_event e = {kind, b->client->pid, NULL, 0, NULL, 0, b->w.tm, NULL, 0};
+    struct ts_buf more = TS_BUF_INIT;
+    size_t n;
+    char *p;
+
+    b->waiting = kind == TS_EV_WAIT_START;
+    if (!ts_events_on(b->ctx->space->events))
+        return;
+    ts_buf_printf(&more, "\"op\":\"%s\",\"tmpl\":", b->w.take ? "in" : "rd");
+    n = json_dumpb(b->w.tm->wire, NULL, 0, JSON_COMPACT);
+    if ((p = ts_buf_space(&more, n)) != NULL) {
+        json_dumpb(b->w.tm->wire, p, n, JSON_COMPACT);
+        ts_buf_commit(&more, n);
+    }
+    if (kind == TS_EV_WAIT_START) {
+        ts_buf_addstr(&more, ",\"timeout\":");
+        if (b->timeout >= 0) {
+            json_t *t = json_real(b->timeout);
+
+            ts_canon(t, &more);
+            json_decref(t);
+        } else {
+            ts_buf_addstr(&more, "null");
+        }
+    } else {
+        ts_buf_printf(&more, ",\"why\":\"%s\",\"n\":%ld", why, b->got);
+    }
+    e.more = ts_buf_head(&more);
+    e.morelen = ts_buf_len(&more);
+    ts_events_emit(b->ctx->space->events, &e);
+    ts_buf_free(&more);
+}
+
 /* The in or rd is over: the final line, and the client may go on. */
 static void
-finish(struct ts_block *b)
+finish(struct ts_block *b, const char *why)
 {
+    if (b->waiting)
+        tell(b, TS_EV_WAIT_END, why);
     if (b->got > 0)
         ts_wire_ok_n(&b->client->out, (uint64_t)b->got);
     else
@@ -115,7 +166,20 @@ on_timeout(struct ts_loop *loop, void *arg)
     if (!b->paused)
         ts_space_cancel(b->ctx->space, &b->w);
     b->paused = 0;
-    finish(b);
+    finish(b, "timeout");
+}
+
+/*
+ * When a tuple was lent, for ts-dump -w: the coarse clock is to a few
+ * milliseconds, and costs a tenth of the precise one on the path of every take.
+ */
+static double
+coarse_clock(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int
@@ -139,6 +203,7 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         b->lent = ts_xgrow(b->lent, &b->lentcap, b->nlent + 1, sizeof *b->lent);
         b->lent[b->nlent].t = t;
         b->lent[b->nlent].id = id = ++b->next_id;
+        b->lent[b->nlent].since = coarse_clock();
         b->nlent++;
         if (b->worker != NULL)
             seq = ts_worker_holds(b->worker, ts_tuple_text(t), t->len, t->failed + 1u);
@@ -155,7 +220,7 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         b->after = t->seq;
     b->got++;
     if (b->want > 0 && b->got >= b->want) {
-        finish(b);
+        finish(b, "got");
         return 1;
     }
     if (!b->now && ts_buf_len(&b->client->out) > TS_OUT_HIGH) {
@@ -166,8 +231,22 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
 }
 
 void
+ts_block_costly(struct ts_waiter *w, const char *why, void *arg)
+{
+    struct ts_block *b = w->owner;
+
+    (void)arg;
+    b->paused = 0;
+    ts_wire_error(&b->client->out, "costly", why);
+    ts_client_touch(b->client, 0);
+    ts_block_end(b);
+}
+
+void
 ts_block_drained(struct ts_block *b)
 {
+    if (b->follow != NULL)
+        ts_follow_drained(b->follow);
     if (b->why != TS_WAIT_TUPLES || !b->paused)
         return;
     b->paused = 0;
@@ -179,19 +258,24 @@ void
 ts_block_confirm(struct ts_block *b, uint64_t upto)
 {
     struct ts_journal *j = b->ctx->journal;
-    size_t i, n;
+    size_t i, n, logged = 0;
 
-    for (n = 0; b->lent0 + n < b->nlent && b->lent[b->lent0 + n].id <= upto; n++)
-        if (j != NULL)
-            ts_journal_del(j, b->lent[b->lent0 + n].t->seq, b->lent[b->lent0 + n].t->len);
-    if (n > 0 && j != NULL && ts_blocking_write(b->ctx) < 0)
+    /* One whose lease ended while it was lent has its deletion logged already. */
+    for (n = 0; b->lent0 + n < b->nlent && b->lent[b->lent0 + n].id <= upto; n++) {
+        const struct ts_tuple *t = b->lent[b->lent0 + n].t;
+
+        if (j != NULL && !ts_space_ended(t) && ts_journal_del(j, t->seq, t->len) == 0)
+            logged++;
+    }
+    if (logged > 0 && ts_blocking_write(b->ctx) < 0)
         ts_log("%zu confirmed take%s not logged: %s; if tsd restarts before its next "
                "compaction, %s back",
-               n, n == 1 ? "" : "s", strerror(errno), n == 1 ? "it comes" : "they come");
-    else if (n > 0 && j != NULL)
+               logged, logged == 1 ? "" : "s", strerror(errno),
+               logged == 1 ? "it comes" : "they come");
+    else if (logged > 0)
         b->need = b->ctx->writes; /* a job's reply says it is done: after the sync (always) */
     for (i = 0; i < n; i++)
-        ts_space_confirm(b->ctx->space, b->lent[b->lent0++].t);
+        ts_space_confirm(b->ctx->space, b->lent[b->lent0++].t, b->client->pid);
     if (b->lent0 == b->nlent) {
         b->lent0 = b->nlent = 0;
         if (b->worker != NULL)
@@ -281,7 +365,7 @@ ts_block_retry(struct ts_block *b, uint64_t id, double delay)
     if (t->failed < TS_FAILED_MAX)
         t->failed++;
     if (!(delay > 0)) {
-        ts_space_return(ctx->space, t);
+        ts_space_return(ctx->space, t, b->client->pid);
         return 0;
     }
     h = ts_xcalloc(1, sizeof *h);
@@ -324,7 +408,7 @@ on_hold(struct ts_loop *loop, void *arg)
 
     (void)loop;
     unhold(h);
-    ts_space_return(space, t);
+    ts_space_return(space, t, 0);
 }
 
 void

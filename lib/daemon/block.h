@@ -15,6 +15,8 @@
  *   TS_WAIT_DONE     ts-eval --wait: the reply comes when the jobs of a
  *                    worker name are all done (worker.h decides, and
  *                    reports through the server).
+ *   TS_WAIT_EVENTS   a follow: the client gets the event stream (follow.h)
+ *                    for as long as it stays connected.
  *
  * While a client waits, the session serves only its acks (session.h).
  * Every wait ends through ts_block_end, which writes nothing itself but
@@ -63,6 +65,17 @@
  * returned when it dies, its count unchanged) or held: never lost, never
  * twice.  Holds belong to the space, not to a client: the worker may be
  * gone long before the job comes back.
+ * A waiter's start and end are events (events.h): "wait-start" when it
+ * starts waiting, "wait-end" when it stops, with why: "got" (what it asked
+ * for), "timeout" or "lost" (the client went away).  Pausing neither ends
+ * nor starts a wait.  A request served without waiting has neither.
+ *
+ * Too costly
+ * ----------
+ * An in or rd whose template cannot tell a tuple within the regular
+ * expression budget (template.h) ends at once with a "costly" error line,
+ * after whatever tuples it was sent; what it took stays lent until acked
+ * or the client goes, as always.
  *
  * Timeouts
  * --------
@@ -81,6 +94,7 @@
 #include "wire.h"
 
 struct ts_client;
+struct ts_follow;
 struct ts_journal;
 struct ts_worker;
 struct ts_workers;
@@ -90,11 +104,13 @@ enum ts_wait {
     TS_WAIT_TUPLES,  /* an in or rd */
     TS_WAIT_WORKERS, /* ts-eval -k, until its workers are gone */
     TS_WAIT_DONE,    /* ts-eval --wait, until a name's jobs are done */
+    TS_WAIT_EVENTS,  /* a follow, until the client goes */
 };
 
 struct ts_lent {
     struct ts_tuple *t; /* the lent tuple */
     uint64_t id;        /* delivery id the client acks */
+    double since;       /* wall clock when it was lent, to a few milliseconds */
 };
 
 /* A job given back for a retry, hidden until its timer fires. */
@@ -136,6 +152,7 @@ struct ts_block {
     double timeout;        /* its timeout in seconds, -1 for none */
     int now;               /* it does not wait: one reply, never paused */
     int paused;            /* over the output limit: not among the waiters */
+    int waiting;           /* its wait-start was told (events.h), its wait-end not yet */
     uint64_t after;        /* rd: the last stored tuple it was sent */
 
     struct ts_lent *lent; /* tuples lent and not acked, by id */
@@ -146,6 +163,7 @@ struct ts_block {
     struct ts_worker *worker; /* the eval worker this client is, or NULL */
     uint64_t need;            /* its output waits until this many journal writes are synced */
     int job;                  /* the in being served is a worker's ("job":true) */
+    struct ts_follow *follow; /* the event stream it follows, or NULL */
 };
 
 /* A new client's state; the client may be one of the eval workers. */
@@ -167,8 +185,13 @@ void ts_block_ask(struct ts_block *b, const struct ts_ask *a);
 
 /* The space's delivery callback (space.h): queue t for the waiter's client. */
 int ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg);
+/* The space's costly callback (space.h): the request ends with a "costly" error. */
+void ts_block_costly(struct ts_waiter *w, const char *why, void *arg);
 
-/* The client's queued output is down to half its limit: resume a paused request. */
+/*
+ * The client's queued output is down to half its limit: resume a paused
+ * request; a follower that dropped events says how many (follow.h).
+ */
 void ts_block_drained(struct ts_block *b);
 
 /*

@@ -36,13 +36,16 @@
 #define KIND_SNAP 2
 #define HDR_SIZE 36
 
-#define REC_HEAD 8 /* crc and length */
-#define BODY_MIN 9 /* type and seq */
-#define BODY_MAX (BODY_MIN + 8 + TS_JOURNAL_MAX_TEXT)
+#define REC_HEAD 8    /* crc and length */
+#define BODY_MIN 9    /* type and seq */
+#define OWNER_SIZE 20 /* start, boot and pid of a process (REC_OUTP) */
+#define BODY_MAX (BODY_MIN + 8 + OWNER_SIZE + TS_JOURNAL_MAX_TEXT)
 #define REC_OUT 1
 #define REC_OUTD 2
 #define REC_DEL 3
 #define REC_END 4
+#define REC_OUTP 5 /* an out with a deadline (maybe 0) and the process it lives with */
+#define REC_LAST REC_OUTP
 
 #define SEQ_LIMIT ((uint64_t)1 << 63)
 #define NS_PER_MS 1000000u
@@ -126,7 +129,8 @@ struct entry {
     uint64_t deadline;
     const char *text;
     uint32_t len;
-    uint32_t dead;
+    uint32_t dead : 1;
+    uint32_t owned : 1; /* from a REC_OUTP: the owner's fields come just before text */
 };
 
 struct replay {
@@ -198,8 +202,10 @@ static size_t record_ok(const unsigned char *p, size_t n, const char **why);
 static int valid_after(const unsigned char *p, size_t from, size_t size);
 static int write_all(int fd, const void *p, size_t n, uint64_t off, int64_t *budget);
 static int disk_full(const char *fail_while);
+static size_t extra_of(int type);
 static size_t add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline,
-                         const char *text, size_t len);
+                         const struct ts_journal_owner *owner, const char *text, size_t len);
+static void owner_of(const struct entry *e, struct ts_journal_owner *o);
 static int open_dir(const char *dir, int create, int strict, char *err, size_t errlen);
 static int take_lock(int dfd, const char *dir, char *err, size_t errlen);
 static int lock_holder(int fd, const char *dir, char *err, size_t errlen);
@@ -381,11 +387,11 @@ record_ok(const unsigned char *p, size_t n, const char **why)
         return 0;
     }
     type = p[8];
-    if (type < REC_OUT || type > REC_END) {
+    if (type < REC_OUT || type > REC_LAST) {
         *why = "unknown record type";
         return 0;
     }
-    if ((type == REC_OUTD && len < BODY_MIN + 8) ||
+    if (((type == REC_OUTD || type == REC_OUTP) && len < BODY_MIN + extra_of(type)) ||
         ((type == REC_DEL || type == REC_END) && len != BODY_MIN)) {
         *why = "record length wrong for its type";
         return 0;
@@ -413,7 +419,7 @@ valid_after(const unsigned char *p, size_t from, size_t size)
     for (at = from; at + REC_HEAD + BODY_MIN <= size; at++) {
         len = get32(p + at + 4);
         if (len < BODY_MIN || len > size - at - REC_HEAD || p[at + 8] < REC_OUT ||
-            p[at + 8] > REC_END)
+            p[at + 8] > REC_LAST)
             continue;
         spent += len;
         if (spent > RESYNC_BUDGET)
@@ -472,19 +478,31 @@ disk_full(const char *fail_while)
     return 1;
 }
 
-/* Encode one record at the end of b; returns its size. */
+/* The bytes a record of this type has between its seq and its text. */
 static size_t
-add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline, const char *text,
-           size_t len)
+extra_of(int type)
 {
-    size_t body = BODY_MIN + (type == REC_OUTD ? 8 : 0) + len;
+    return type == REC_OUTD ? 8 : type == REC_OUTP ? 8 + OWNER_SIZE : 0;
+}
+
+/* Encode one record at the end of b (owner only for REC_OUTP); returns its size. */
+static size_t
+add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline,
+           const struct ts_journal_owner *owner, const char *text, size_t len)
+{
+    size_t body = BODY_MIN + extra_of(type) + len;
     unsigned char *p = (unsigned char *)ts_buf_space(b, REC_HEAD + body);
 
     put32(p + 4, (uint32_t)body);
     p[8] = (unsigned char)type;
     put64(p + 9, seq);
-    if (type == REC_OUTD)
+    if (type == REC_OUTD || type == REC_OUTP)
         put64(p + 17, deadline);
+    if (type == REC_OUTP) {
+        put64(p + 25, owner->start);
+        put64(p + 33, owner->boot);
+        put32(p + 41, owner->pid);
+    }
     if (len > 0)
         memcpy(p + REC_HEAD + body - len, text, len);
     put32(p, ts_crc32c(0, p + 4, body + 4));
@@ -492,7 +510,18 @@ add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline, const ch
     return REC_HEAD + body;
 }
 
-/* What a tuple of this length adds to a snapshot (its deadline aside). */
+/* The process an owned entry lives with, read back from its record. */
+static void
+owner_of(const struct entry *e, struct ts_journal_owner *o)
+{
+    const unsigned char *p = (const unsigned char *)e->text - OWNER_SIZE;
+
+    o->start = get64(p);
+    o->boot = get64(p + 8);
+    o->pid = get32(p + 16);
+}
+
+/* What a tuple of this length adds to a snapshot (its lease aside). */
 static uint64_t
 record_cost(size_t len)
 {
@@ -889,12 +918,13 @@ apply(struct replay *r, struct rfile *f, const unsigned char *p, size_t n, int *
 {
     int type = p[8];
     uint64_t seq = get64(p + 9);
-    size_t hl = REC_HEAD + BODY_MIN + (type == REC_OUTD ? 8 : 0);
+    size_t hl = REC_HEAD + BODY_MIN + extra_of(type);
     struct entry *e;
 
     switch (type) {
     case REC_OUT:
     case REC_OUTD:
+    case REC_OUTP:
         if (seq == 0 || seq >= SEQ_LIMIT) {
             *why = "seq out of range";
             return -1;
@@ -915,10 +945,11 @@ apply(struct replay *r, struct rfile *f, const unsigned char *p, size_t n, int *
         r->e = ts_xgrow(r->e, &r->ecap, r->ne + 1, sizeof *r->e);
         e = &r->e[r->ne++];
         e->seq = seq;
-        e->deadline = type == REC_OUTD ? get64(p + 17) : 0;
+        e->deadline = type == REC_OUTD || type == REC_OUTP ? get64(p + 17) : 0;
         e->text = (const char *)p + hl;
         e->len = (uint32_t)(n - hl);
         e->dead = 0;
+        e->owned = type == REC_OUTP;
         if (!f->snap)
             r->hiseq = seq;
         f->outs++;
@@ -1086,7 +1117,12 @@ ts_journal_open(const char *dir, const struct ts_journal_opts *opts, ts_journal_
 
         if (e->dead)
             continue;
-        if (fn != NULL && fn(arg, e->seq, e->deadline, e->text, e->len) != 0) {
+        struct ts_journal_owner owner;
+
+        if (e->owned)
+            owner_of(e, &owner);
+        if (fn != NULL &&
+            fn(arg, e->seq, e->deadline, e->owned ? &owner : NULL, e->text, e->len) != 0) {
             snprintf(err, errlen, "%s: tuple seq %" PRIu64 " could not be restored", dir, e->seq);
             goto fail;
         }
@@ -1230,7 +1266,27 @@ ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const char
         errno = EMSGSIZE;
         return -1;
     }
-    add_record(&j->out, deadline != 0 ? REC_OUTD : REC_OUT, seq, deadline, text, len);
+    add_record(&j->out, deadline != 0 ? REC_OUTD : REC_OUT, seq, deadline, NULL, text, len);
+    j->hiseq = seq;
+    j->live += record_cost(len);
+    return 0;
+}
+
+int
+ts_journal_out_owned(struct ts_journal *j, uint64_t seq, uint64_t deadline,
+                     const struct ts_journal_owner *owner, const char *text, size_t len)
+{
+    if (owner == NULL || owner->pid == 0)
+        return ts_journal_out(j, seq, deadline, text, len);
+    if (seq <= j->hiseq || seq >= SEQ_LIMIT) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (len > TS_JOURNAL_MAX_TEXT) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    add_record(&j->out, REC_OUTP, seq, deadline, owner, text, len);
     j->hiseq = seq;
     j->live += record_cost(len);
     return 0;
@@ -1243,7 +1299,7 @@ ts_journal_del(struct ts_journal *j, uint64_t seq, size_t len)
         errno = EINVAL;
         return -1;
     }
-    add_record(&j->out, REC_DEL, seq, 0, NULL, 0);
+    add_record(&j->out, REC_DEL, seq, 0, NULL, NULL, 0);
     j->live -= j->live >= record_cost(len) ? record_cost(len) : j->live;
     return 0;
 }
@@ -1650,11 +1706,17 @@ write_snapshot(struct job *c, struct replay *r, const char *tmp, uint64_t *bytes
         if (i < r->ne && r->e[i].dead)
             continue;
         if (i < r->ne) {
-            add_record(&b, r->e[i].deadline != 0 ? REC_OUTD : REC_OUT, r->e[i].seq,
-                       r->e[i].deadline, r->e[i].text, r->e[i].len);
+            struct ts_journal_owner owner;
+            int type = r->e[i].deadline != 0 ? REC_OUTD : REC_OUT;
+
+            if (r->e[i].owned) {
+                owner_of(&r->e[i], &owner);
+                type = REC_OUTP;
+            }
+            add_record(&b, type, r->e[i].seq, r->e[i].deadline, &owner, r->e[i].text, r->e[i].len);
             n++;
         } else {
-            add_record(&b, REC_END, n, 0, NULL, 0);
+            add_record(&b, REC_END, n, 0, NULL, NULL, 0);
         }
         if (ts_buf_len(&b) < SNAP_CHUNK && i < r->ne)
             continue;
@@ -1746,7 +1808,7 @@ rep_printf(struct rep *r, const char *fmt, ...)
 static void
 describe(struct replay *r, struct rep *out)
 {
-    uint64_t tuples = 0, text = 0, num;
+    uint64_t tuples = 0, text = 0, timed = 0, owned = 0, num;
     struct rfile *f;
     size_t i, k;
 
@@ -1781,12 +1843,17 @@ describe(struct replay *r, struct rep *out)
         if (!r->e[i].dead) {
             tuples++;
             text += r->e[i].len;
+            timed += r->e[i].deadline != 0;
+            owned += r->e[i].owned;
         }
     rep_printf(out,
                "%" PRIu64 " records, %" PRIu64 " live tuples (%" PRIu64
                " bytes of text), highest seq %" PRIu64 "%s\n",
                r->records, tuples, text, r->hiseq,
                r->bad == BAD_DAMAGE ? " before the damage" : "");
+    if (timed + owned > 0)
+        rep_printf(out, "of them %" PRIu64 " with a deadline, %" PRIu64 " bound to a process\n",
+                   timed, owned);
     if (r->bad == BAD_TORN)
         rep_printf(out,
                    "torn tail: %s/%s: %zu bytes from offset %" PRIu64

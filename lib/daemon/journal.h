@@ -5,7 +5,8 @@
  * What is logged
  * --------------
  * Two things change the space for good: an out (a new tuple, with its seq
- * and its deadline) and a deletion (a confirmed take, or an expiry).  Lending
+ * and its lease: a deadline, a process it lives with) and a deletion (a
+ * confirmed take, or the end of a lease: an expiry, the end of the process).  Lending
  * a tuple to a taker is not logged: a lent tuple is still stored, and if the
  * daemon dies before the taker confirms it, the tuple is back in its old
  * place after the restart, which is what the taker dying would have done.
@@ -35,12 +36,22 @@
  *
  *   u32 crc     CRC-32C of everything after this field (length and body)
  *   u32 length  bytes after this field: 9 plus the payload
- *   u8  type    1 out, 2 out with a deadline, 3 deletion, 4 end of snapshot
+ *   u8  type    1 out, 2 out with a deadline, 3 deletion, 4 end of snapshot,
+ *               5 out bound to a process
  *   u64 seq     the tuple's seq (for type 4, the number of tuples)
- *   payload     type 2: u64 deadline in ns since the epoch; types 1 and 2:
- *               the tuple's canonical text, to the end of the record
+ *   payload     types 2 and 5: u64 deadline in ns since the epoch (0 for
+ *               none in type 5); type 5: then the process, as u64 start
+ *               (field 22 of /proc/PID/stat: clock ticks from boot to its
+ *               start), u64 boot (the first 64 bits of the boot id, so a
+ *               pid and start time seen in another boot do not match) and
+ *               u32 pid; types 1, 2 and 5: the tuple's canonical text, to
+ *               the end of the record
  *
- * so a deletion is 17 bytes and an out 17 (25 with a deadline) plus its text.
+ * so a deletion is 17 bytes and an out 17 (25 with a deadline, 45 bound to
+ * a process) plus its text.  The five types are all version 1: no journal
+ * was written without type 5, so a reader of version 1 knows them all; a
+ * new type will need version 2, which older daemons refuse to open (a
+ * record of a type they do not know would otherwise read as damage).
  * Fixed-width fields cost a few bytes a record over varints, and keep the
  * hot path a memcpy and a CRC.  A snapshot holds outs in seq order and ends
  * with one type 4 record; a log holds outs (seqs increasing) and deletions.
@@ -144,12 +155,26 @@ enum ts_journal_sync {
 };
 
 /*
- * Replay hands each surviving tuple to this, in seq order; text is
- * borrowed for the call and not NUL-terminated.  Return 0 to go on, -1 to
- * make ts_journal_open fail (for a tuple the daemon cannot take back).
+ * The process a tuple lives with (tsd's ts-out --pid), as the log keeps it:
+ * a pid alone could be another process's after a restart, so its start
+ * time and the boot it started in go with it.  start and boot are 0 when
+ * they could not be read.
  */
-typedef int ts_journal_tuple_fn(void *arg, uint64_t seq, uint64_t deadline, const char *text,
-                                size_t len);
+struct ts_journal_owner {
+    uint32_t pid;
+    uint64_t start; /* field 22 of /proc/PID/stat: clock ticks after boot */
+    uint64_t boot;  /* the first 64 bits of /proc/sys/kernel/random/boot_id */
+};
+
+/*
+ * Replay hands each surviving tuple to this, in seq order, with its
+ * deadline (0: none) and owner (NULL: none); text is borrowed for the call
+ * and not NUL-terminated.  A tuple past its deadline, or whose process is
+ * gone, is handed over all the same: what that means is the daemon's call.  Return 0 to go on, -1
+ * to make ts_journal_open fail (for a tuple the daemon cannot take back).
+ */
+typedef int ts_journal_tuple_fn(void *arg, uint64_t seq, uint64_t deadline,
+                                const struct ts_journal_owner *owner, const char *text, size_t len);
 
 struct ts_journal_opts {
     enum ts_journal_sync sync;
@@ -225,6 +250,9 @@ int ts_journal_set_pid(struct ts_journal *j);
  */
 int ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const char *text,
                    size_t len);
+/* The same for a tuple bound to a process (owner NULL or pid 0: as ts_journal_out). */
+int ts_journal_out_owned(struct ts_journal *j, uint64_t seq, uint64_t deadline,
+                         const struct ts_journal_owner *owner, const char *text, size_t len);
 /*
  * Append a deletion of a stored tuple; len is its text's length, for the
  * journal's account of the live data.  Deleting a seq that is not stored

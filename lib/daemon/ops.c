@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dump.h"
+#include "follow.h"
 #include "journal.h"
 #include "log.h"
 #include "mem.h"
@@ -23,15 +26,19 @@
 #include "wire.h"
 
 #define RETRIES_MAX 1000 /* attempts after the first (TS_FAILED_MAX bounds the count) */
+#define GROUPS_MAX 1000  /* groups a stats request may ask for */
 
 typedef void op_fn(struct ts_client *c, json_t *req);
 
-static op_fn op_ack, op_dump, op_eval, op_in, op_job, op_out, op_rd, op_shutdown, op_stats;
+static op_fn op_ack, op_dump, op_eval, op_follow, op_in, op_job, op_out, op_rd, op_shutdown,
+    op_stats;
 static int quick(struct ts_client *c, const char *line, size_t len);
 static void serve_ask(struct ts_client *c, json_t *req, int take);
-static void store_batch(struct ts_client *c, const struct ts_batch *b);
-static int log_batch(struct ts_client *c, const struct ts_batch *b);
-static int store_quiet(struct ts_client *c, const struct ts_batch *b);
+static void store_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p);
+static int store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p,
+                       uint64_t *stored);
+static int log_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p);
+static void unlogged(struct ts_blocking *bl, uint64_t seq, size_t len);
 static void eval_start(struct ts_client *c, json_t *req);
 static void eval_stop(struct ts_client *c, json_t *req);
 static void eval_wait(struct ts_client *c, json_t *req);
@@ -43,9 +50,10 @@ static const struct {
     const char *name;
     op_fn *fn;
 } ops[] = {
-    {"ack", op_ack}, {"dump", op_dump},         {"eval", op_eval},
-    {"in", op_in},   {"job", op_job},           {"out", op_out},
-    {"rd", op_rd},   {"shutdown", op_shutdown}, {"stats", op_stats},
+    {"ack", op_ack},       {"dump", op_dump}, {"eval", op_eval},
+    {"follow", op_follow}, {"in", op_in},     {"job", op_job},
+    {"out", op_out},       {"rd", op_rd},     {"shutdown", op_shutdown},
+    {"stats", op_stats},
 };
 
 static struct ts_ops *
@@ -146,7 +154,7 @@ quick(struct ts_client *c, const char *line, size_t len)
         return 1;
     }
     if ((ok = ts_wire_quick_out(line, len, &batch)))
-        store_batch(c, &batch);
+        store_batch(c, &batch, NULL);
     ts_batch_free(&batch);
     if (ok)
         return 1;
@@ -166,27 +174,34 @@ quick(struct ts_client *c, const char *line, size_t len)
     return 1;
 }
 
+/* Put a batch, all with the same lease if p is not NULL; the reply counts what was stored. */
 static void
-store_batch(struct ts_client *c, const struct ts_batch *b)
+store_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p)
 {
-    if (store_quiet(c, b) < 0)
+    uint64_t n;
+
+    if (store_quiet(c, b, p, &n) < 0)
         return;
-    ts_wire_ok_n(&c->out, b->n);
+    ts_wire_ok_n(&c->out, n);
     ts_client_touch(c, 0);
 }
 
 /*
- * Put a batch's tuples into the space, in order.  In a durable space they
- * are logged first; if they cannot be, nothing is put, the client has its
- * error, and -1 is returned.
+ * Put a batch's tuples into the space, in order, and count in *stored
+ * those that were (a tuple that ends as it is put is not).  In a durable
+ * space they are logged first; if they cannot be, nothing is put, the
+ * client has its error, and -1 is returned.
  */
 static int
-store_quiet(struct ts_client *c, const struct ts_batch *b)
+store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p, uint64_t *stored)
 {
-    struct ts_space *space = ctx_of(c)->blocking.space;
+    struct ts_blocking *bl = &ctx_of(c)->blocking;
+    struct ts_space *space = bl->space;
+    struct ts_put plain = {0, 0, c->pid};
+    uint64_t n = 0, seq = ts_store_seq(space->store);
     size_t i;
 
-    if (ctx_of(c)->blocking.journal != NULL && log_batch(c, b) < 0)
+    if (bl->journal != NULL && log_batch(c, b, p) < 0)
         return -1;
     for (i = 0; i < b->n; i++) {
         const char *text;
@@ -195,30 +210,51 @@ store_quiet(struct ts_client *c, const struct ts_batch *b)
         size_t len;
 
         ts_batch_get(b, i, &text, &len, &off, &arity);
-        ts_space_out(space, text, len, off, arity);
+        if (ts_space_put(space, text, len, off, arity, p != NULL ? p : &plain))
+            n++;
+        else if (bl->journal != NULL)
+            unlogged(bl, seq + 1 + i, len);
     }
+    *stored = n;
     return 0;
 }
 
 /*
  * The durable space: log the batch's outs, with the seqs the store is
- * about to give them, in one write, before anything is stored or answered.
- * If the write fails, nothing is stored and the client is told so.
+ * about to give them and their lease (an absolute deadline, and the
+ * process they live with, known by its pid and start time), in one write,
+ * before anything is stored or answered.  If the write fails, nothing is
+ * stored and the client is told so.
  */
 static int
-log_batch(struct ts_client *c, const struct ts_batch *b)
+log_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p)
 {
     struct ts_blocking *bl = &ctx_of(c)->blocking;
     uint64_t seq = ts_store_seq(bl->space->store);
+    uint64_t deadline = p != NULL && p->deadline > 0 ? (uint64_t)p->deadline : 0;
+    struct ts_journal_owner owner = {0, 0, 0};
+    struct ts_proc_id id;
     const uint32_t *off;
     const char *text;
     uint32_t arity;
     size_t i, len;
+    int r;
 
+    if (p != NULL && p->owner != 0) {
+        /* Watched already (op_out), so its identity is known; 0s if /proc could not tell. */
+        if (ts_leases_owner_id(bl->space->leases, p->owner, &id) == 0) {
+            owner.start = id.start;
+            owner.boot = id.boot;
+        }
+        owner.pid = (uint32_t)p->owner;
+    }
     for (i = 0; i < b->n; i++) {
         ts_batch_get(b, i, &text, &len, &off, &arity);
-        /* No deadline (0) until tuples have leases: then the tuple's, absolute. */
-        if (ts_journal_out(bl->journal, seq + 1 + i, 0, text, len) < 0) {
+        if (owner.pid != 0)
+            r = ts_journal_out_owned(bl->journal, seq + 1 + i, deadline, &owner, text, len);
+        else
+            r = ts_journal_out(bl->journal, seq + 1 + i, deadline, text, len);
+        if (r < 0) {
             ts_journal_discard(bl->journal);
             ts_client_error(c, "storage", "nothing stored: tuple %zu cannot be logged: %s", i + 1,
                             errno == EMSGSIZE ? "longer than the journal's 1 GiB limit"
@@ -235,17 +271,107 @@ log_batch(struct ts_client *c, const struct ts_batch *b)
     return 0;
 }
 
+/*
+ * A tuple logged with seq but not stored: it ended as it was put (its
+ * deadline passed in between).  The store must not give seq to the next
+ * tuple, and the log gets its deletion.  If that cannot be written, a
+ * restart does not bring it back all the same: its deadline has passed.
+ */
+static void
+unlogged(struct ts_blocking *bl, uint64_t seq, size_t len)
+{
+    struct ts_store *st = bl->space->store;
+
+    if (ts_store_seq(st) < seq)
+        ts_store_set_seq(st, seq);
+    if (ts_journal_del(bl->journal, seq, len) == 0)
+        ts_blocking_write(bl);
+}
+
+/*
+ * An out with options: "ttl" and "pid" give every tuple of the request a
+ * lease; "unless" puts them only if no stored tuple, lent ones included,
+ * matches that template: the check and the put are one step, since
+ * nothing else runs in between.
+ */
 static void
 op_out(struct ts_client *c, json_t *req)
 {
+    struct ts_space *space = ctx_of(c)->blocking.space;
+    json_t *unless = json_object_get(req, "unless");
     struct ts_batch b = TS_BATCH_INIT;
+    struct ts_put p = {0, 0, c->pid};
+    struct ts_tmpl *tm = NULL;
+    const struct ts_tuple *t;
+    char err[300];
+    double ttl;
+    long pid;
+    int found = 0;
+
+    if (ts_wire_out_of(req, &b, err, sizeof err) < 0 ||
+        ts_wire_put_of(req, &ttl, &pid, err, sizeof err) < 0) {
+        ts_client_error(c, "bad", "%s", err);
+        goto out;
+    }
+    if (unless != NULL && (tm = ts_tmpl_compile(json_incref(unless), err, sizeof err)) == NULL) {
+        ts_client_error(c, "bad", "unless: %s", err);
+        goto out;
+    }
+    if (pid != 0 && ts_space_watch(space, (pid_t)pid) < 0) {
+        if (errno == ESRCH)
+            ts_client_error(c, "bad", "no process %ld: cannot bind a tuple to it", pid);
+        else
+            ts_client_error(c, "failed", "cannot watch process %ld: %s", pid, strerror(errno));
+        goto out;
+    }
+    if (tm != NULL && (found = ts_space_find(space, tm, &t)) == 1) {
+        ts_client_error(c, "exists", "not put: %.*s matches the unless template",
+                        (int)(t->len > 200 ? 200 : t->len), ts_tuple_text(t));
+        goto unwatch;
+    }
+    if (found == TS_MATCH_COSTLY) {
+        ts_tmpl_costly(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, err, sizeof err);
+        ts_client_error(c, "costly", "unless: %s", err);
+        goto unwatch;
+    }
+    if (ttl == 0) {
+        /* It would end as it is put: nothing is stored, and nobody sees it. */
+        ts_wire_ok_n(&c->out, 0);
+        ts_client_touch(c, 0);
+        goto unwatch;
+    }
+    if (ttl > 0)
+        p.deadline = ts_wall_ns() + (int64_t)llround(ttl * 1e9);
+    p.owner = (pid_t)pid;
+    store_batch(c, &b, &p);
+unwatch:
+    /* Nothing put (or an empty batch): no process to watch for it. */
+    if (pid != 0)
+        ts_space_unwatch(space, (pid_t)pid);
+out:
+    ts_tmpl_free(tm);
+    ts_batch_free(&b);
+}
+
+/*
+ * Follow the event stream: the client waits for ever, getting events, and
+ * no final line; it ends by closing the connection.
+ */
+static void
+op_follow(struct ts_client *c, json_t *req)
+{
+    struct ts_ops *o = ctx_of(c);
+    json_t *tmpl = json_object_get(req, "tmpl");
+    struct ts_tmpl *tm = NULL;
     char err[300];
 
-    if (ts_wire_out_of(req, &b, err, sizeof err) < 0)
+    if (tmpl != NULL && !json_is_null(tmpl) &&
+        (tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err)) == NULL) {
         ts_client_error(c, "bad", "%s", err);
-    else
-        store_batch(c, &b);
-    ts_batch_free(&b);
+        return;
+    }
+    block_of(c)->follow = ts_follow_start(c, o->blocking.space->events, tm);
+    ts_block_wait(block_of(c), TS_WAIT_EVENTS);
 }
 
 static void
@@ -314,7 +440,7 @@ op_job(struct ts_client *c, json_t *req)
     json_t *status = json_object_get(req, "status");
     struct ts_batch batch = TS_BATCH_INIT;
     const char *oc = json_string_value(outcome);
-    uint64_t lent = 0;
+    uint64_t lent = 0, stored;
     double d = 0;
     char err[300];
 
@@ -360,7 +486,7 @@ op_job(struct ts_client *c, json_t *req)
              ts_worker_defer(b->worker, json_incref(tuples),
                              status != NULL ? (int)json_integer_value(status) : 0))
         batch.n = 0; /* kept for later */
-    else if (store_quiet(c, &batch) < 0) {
+    else if (store_quiet(c, &batch, NULL, &stored) < 0) {
         /* Nothing stored, and the job not confirmed: it stays lent. */
         ts_batch_free(&batch);
         return;
@@ -368,7 +494,7 @@ op_job(struct ts_client *c, json_t *req)
     if (id != NULL && strcmp(oc, "retry") != 0)
         ts_block_confirm(b, lent);
     if (b->worker != NULL && id != NULL)
-        ts_worker_report(b->worker, oc);
+        ts_worker_report(b->worker, oc, status != NULL ? (int)json_integer_value(status) : -1);
     ts_wire_ok_n(&c->out, batch.n);
     ts_client_touch(c, 0);
     ts_batch_free(&batch);
@@ -386,113 +512,142 @@ op_ack(struct ts_client *c, json_t *req)
         ts_block_confirm(block_of(c), id);
 }
 
-struct dump_ctx {
-    struct ts_client *c;
-    uint64_t n;
-};
-
-static void
-dump_tuple(struct ts_tuple *t, void *arg)
-{
-    struct dump_ctx *d = arg;
-
-    ts_wire_tuple(&d->c->out, 0, ts_tuple_text(t), t->len);
-    d->n++;
-}
-
-/* A job back in the space after failed attempts: which attempt comes next. */
-static void
-dump_retry(struct ts_tuple *t, void *arg)
-{
-    struct dump_ctx *d = arg;
-
-    if (t->failed == 0)
-        return;
-    ts_buf_addstr(&d->c->out, "{\"retry\":{\"attempt\":");
-    ts_buf_add_u64(&d->c->out, t->failed + 1u);
-    ts_buf_addstr(&d->c->out, ",\"due\":null,\"tuple\":");
-    ts_buf_add(&d->c->out, ts_tuple_text(t), t->len);
-    ts_buf_add(&d->c->out, "}}\n", 3);
-}
-
-/* A waiting in or rd, paused ones included (block.h), as ts-dump -w shows it. */
-static json_t *
-waiter_json(const struct ts_block *b)
-{
-    const struct ts_waiter *w = &b->w;
-
-    return json_pack("{s:{s:I, s:s, s:O, s:f, s:o, s:b, s:I}}", "waiter", "pid",
-                     (json_int_t)b->client->pid, "op", w->take ? "in" : "rd", "tmpl", w->tm->wire,
-                     "since", b->since, "timeout",
-                     b->timeout >= 0 ? json_real(b->timeout) : json_null(), "paused", b->paused,
-                     "queued", (json_int_t)ts_buf_len(&b->client->out));
-}
-
-/* Those who have waited longest first. */
-static int
-by_since(const void *a, const void *b)
-{
-    const struct ts_block *x = *(const struct ts_block *const *)a;
-    const struct ts_block *y = *(const struct ts_block *const *)b;
-
-    if (x->since != y->since)
-        return x->since < y->since ? -1 : 1;
-    return (x->w.seq > y->w.seq) - (x->w.seq < y->w.seq);
-}
-
 static void
 op_dump(struct ts_client *c, json_t *req)
 {
     struct ts_ops *o = ctx_of(c);
-    struct ts_space *space = o->blocking.space;
-    json_t *tmpl = json_object_get(req, "tmpl");
-    struct dump_ctx d = {c, 0};
+    json_t *tmpl = json_object_get(req, "tmpl"), *limit = json_object_get(req, "limit");
+    struct ts_dump_req r = {NULL, 1, 0, 0, SIZE_MAX};
+    struct ts_dump_res res;
+    const char *flags[] = {"tuples", "waiters", "explain"};
+    int *flag[] = {&r.tuples, &r.waiters, &r.explain};
+    struct ts_tmpl *tm = NULL;
     char err[300];
+    size_t i;
 
     /* It may list tuples whose outs are not yet synced. */
     block_of(c)->need = o->blocking.writes;
 
-    if (tmpl != NULL && !json_is_null(tmpl)) {
-        struct ts_tmpl *tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err);
-        struct ts_iter it;
-        struct ts_tuple *t;
+    for (i = 0; i < 3; i++) {
+        json_t *v = json_object_get(req, flags[i]);
 
-        if (tm == NULL) {
-            ts_client_error(c, "bad", "%s", err);
+        if (v != NULL && !json_is_boolean(v)) {
+            ts_client_error(c, "bad", "\"%s\" must be true or false", flags[i]);
             return;
         }
-        ts_store_iter(space->store, tm, &it);
-        while ((t = ts_iter_next(&it)) != NULL)
-            dump_tuple(t, &d);
-        ts_tmpl_free(tm);
+        if (v != NULL)
+            *flag[i] = json_is_true(v);
+    }
+    if (limit != NULL) {
+        if (!json_is_integer(limit) || json_integer_value(limit) < 0) {
+            ts_client_error(c, "bad", "\"limit\" must be a non-negative integer");
+            return;
+        }
+        r.limit = (size_t)json_integer_value(limit);
+    }
+    if (tmpl != NULL && !json_is_null(tmpl) &&
+        (tm = ts_tmpl_compile(json_incref(tmpl), err, sizeof err)) == NULL) {
+        ts_client_error(c, "bad", "%s", err);
+        return;
+    }
+    r.tm = tm;
+    ts_dump(o->clients, &o->blocking, o->workers, &r, &c->out, &res);
+    if (res.costly != NULL) {
+        const struct ts_tuple *t = res.costly;
+
+        ts_tmpl_costly(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, err, sizeof err);
+        ts_client_error(c, "costly", "%s", err);
     } else {
-        ts_store_each(space->store, dump_tuple, &d);
+        ts_wire_ok_n(&c->out, res.n);
+        ts_client_touch(c, 0);
     }
-    if (json_is_true(json_object_get(req, "waiters"))) {
-        struct ts_block **v = ts_xmalloc((o->clients->count + 1) * sizeof *v);
-        struct ts_client *other;
-        size_t i, n = 0;
+    ts_tmpl_free(tm);
+}
 
-        for (other = o->clients->list; other != NULL; other = other->next) {
-            struct ts_block *b = other->ctx;
+struct group {
+    uint32_t arity;
+    const char *first; /* canonical text, in a stored tuple */
+    size_t len;
+    size_t n;
+};
 
-            if (b != NULL && b->why == TS_WAIT_TUPLES)
-                v[n++] = b;
-        }
-        qsort(v, n, sizeof *v, by_since);
-        for (i = 0; i < n; i++) {
-            json_t *line = waiter_json(v[i]);
+/* The largest groups so far, a min-heap on n of at most cap entries. */
+struct groups {
+    struct group *v;
+    size_t n, cap;
+};
 
-            ts_wire_json(&c->out, line);
-            json_decref(line);
-        }
-        free(v);
-        ts_workers_dump(o->workers, &c->out);
-        ts_blocking_dump(&o->blocking, &c->out);
-        ts_store_each(space->store, dump_retry, &d);
+static int
+smaller(const struct group *a, const struct group *b)
+{
+    return a->n < b->n || (a->n == b->n && a->arity > b->arity);
+}
+
+static void
+sift_down(struct groups *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        struct group t;
+
+        if (l < g->n && smaller(&g->v[l], &g->v[m]))
+            m = l;
+        if (r < g->n && smaller(&g->v[r], &g->v[m]))
+            m = r;
+        if (m == i)
+            return;
+        t = g->v[i];
+        g->v[i] = g->v[m];
+        g->v[m] = t;
+        i = m;
     }
-    ts_wire_ok_n(&c->out, d.n);
-    ts_client_touch(c, 0);
+}
+
+static void
+add_group(uint32_t arity, const char *first, size_t len, size_t n, void *arg)
+{
+    struct groups *g = arg;
+    struct group e = {arity, first, len, n};
+    size_t i;
+
+    if (g->n < g->cap) {
+        /* Up the heap. */
+        for (i = g->n++; i > 0 && smaller(&e, &g->v[(i - 1) / 2]); i = (i - 1) / 2)
+            g->v[i] = g->v[(i - 1) / 2];
+        g->v[i] = e;
+    } else if (smaller(&g->v[0], &e)) {
+        g->v[0] = e;
+        sift_down(g, 0);
+    }
+}
+
+static int
+by_size(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+
+    return smaller(x, y) ? 1 : smaller(y, x) ? -1 : 0;
+}
+
+/* The "groups" of a stats request: tuples by arity and first field, largest first. */
+static json_t *
+groups(struct ts_store *st, size_t max)
+{
+    struct groups g = {ts_xcalloc(max, sizeof *g.v), 0, max};
+    json_t *list = json_array();
+    size_t i;
+
+    ts_store_groups(st, add_group, &g);
+    qsort(g.v, g.n, sizeof *g.v, by_size);
+    for (i = 0; i < g.n; i++) {
+        json_t *first = json_loadb(g.v[i].first, g.v[i].len, JSON_DECODE_ANY, NULL);
+
+        json_array_append_new(list, json_pack("{s:o, s:I, s:I}", "first",
+                                              first != NULL ? first : json_null(), "arity",
+                                              (json_int_t)g.v[i].arity, "n", (json_int_t)g.v[i].n));
+    }
+    free(g.v);
+    return list;
 }
 
 static void
@@ -500,18 +655,27 @@ op_stats(struct ts_client *c, json_t *req)
 {
     struct ts_ops *o = ctx_of(c);
     struct ts_space *space = o->blocking.space;
+    json_t *g = json_object_get(req, "groups"), *reply, *names;
+    struct ts_lease_stats ls;
     struct ts_store_stats s;
-    json_t *reply, *names = json_object();
 
-    (void)req;
+    if (g != NULL &&
+        (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > GROUPS_MAX)) {
+        ts_client_error(c, "bad", "\"groups\" must be an integer from 0 to %d", GROUPS_MAX);
+        return;
+    }
     ts_store_stats(space->store, &s);
-    reply =
-        json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}}", "ok", 1, "stats",
-                  "tuples", (json_int_t)(s.tuples - s.lent), "lent", (json_int_t)s.lent, "retrying",
-                  (json_int_t)o->blocking.nholds, "bytes", (json_int_t)s.bytes, "clients",
-                  (json_int_t)o->clients->count, "waiters", (json_int_t)space->waiters.count,
-                  "workers", (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count,
-                  "pid", (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started);
+    ts_leases_stats(space->leases, &ls);
+    reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I}}",
+                      "ok", 1, "stats", "tuples", (json_int_t)(s.tuples - s.lent), "lent",
+                      (json_int_t)s.lent, "retrying", (json_int_t)o->blocking.nholds, "bytes",
+                      (json_int_t)s.bytes, "clients", (json_int_t)o->clients->count, "waiters",
+                      (json_int_t)space->waiters.count, "workers",
+                      (json_int_t)ts_workers_count(o->workers), "ops", (json_int_t)o->count, "pid",
+                      (json_int_t)getpid(), "uptime", ts_wall_clock() - o->started, "leases",
+                      (json_int_t)ls.deadlines, "bound", (json_int_t)ls.bound, "followers",
+                      (json_int_t)(space->events != NULL ? space->events->n : 0));
+    names = json_object();
     ts_workers_tally(o->workers, names);
     json_object_set_new(reply, "names", names);
     if (o->blocking.journal != NULL) {
@@ -523,6 +687,8 @@ op_stats(struct ts_client *c, json_t *req)
         json_object_set_new(st, "syncs", json_integer((json_int_t)js.syncs));
         json_object_set_new(st, "compactions", json_integer((json_int_t)js.compactions));
     }
+    if (g != NULL && json_integer_value(g) > 0)
+        json_object_set_new(reply, "groups", groups(space->store, (size_t)json_integer_value(g)));
     ts_wire_json(&c->out, reply);
     ts_client_touch(c, 0);
     json_decref(reply);

@@ -32,7 +32,10 @@ static void drained(struct ts_client *c);
 static void worker_put(void *arg, json_t *tuple);
 static void worker_stopped(void *arg, void *token, long n);
 static void worker_gone(void *arg, struct ts_worker *w);
-static int restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
+static int restore(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+                   const char *text, size_t len);
+static void rebind(struct ts_server *srv);
+static void ended(const struct ts_tuple *t, void *arg);
 static void commit(void *arg);
 static int writable(void *arg, struct ts_client *c);
 static void on_journal(struct ts_loop *loop, void *arg);
@@ -40,6 +43,7 @@ static int compacting(const struct ts_journal *j);
 static void journal_failed(struct ts_server *srv, const char *why);
 static void worker_waited(void *arg, void *token, const struct ts_waited *r);
 static size_t worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit);
+static void worker_event(void *arg, const struct ts_worker_event *e);
 static int teardown(struct ts_server *srv);
 static int cmp_int(const void *a, const void *b);
 
@@ -56,8 +60,23 @@ ts_server_new(const char *path, size_t maxline, const char *helper, char *err, s
         free(srv);
         return NULL;
     }
+    /*
+     * The loop is made now, before a replay (ts_server_durable) and before
+     * tsd -d forks, since the space keeps the time of its leases in it; it
+     * is only an epoll descriptor and a heap, which the child inherits.
+     * The processes of replayed tuples are watched once it runs.
+     */
+    if ((srv->loop = ts_loop_new()) == NULL) {
+        snprintf(err, errlen, "cannot make the event loop: %s", strerror(errno));
+        close(srv->lfd);
+        unlink(path);
+        free(srv);
+        return NULL;
+    }
     srv->helper = ts_xstrdup(helper);
-    ts_space_init(&srv->space, ts_block_deliver, srv);
+    ts_events_init(&srv->events);
+    ts_space_init(&srv->space, srv->loop, &srv->events, ts_block_deliver, ts_block_costly, srv);
+    srv->space.ended = ended;
     return srv;
 }
 
@@ -68,6 +87,9 @@ ts_server_detach(struct ts_server *srv)
     /* The lock stays with the process that runs the server: it has the same open file. */
     ts_journal_close(srv->journal);
     ts_space_free(&srv->space);
+    ts_events_free(&srv->events);
+    ts_loop_free(srv->loop);
+    free(srv->rebind);
     free(srv->replayed);
     free(srv->helper);
     free(srv);
@@ -90,11 +112,12 @@ cmp_int(const void *a, const void *b)
 void
 ts_server_close_others(const struct ts_server *srv)
 {
-    int keep[1 + TS_JOURNAL_FDS];
+    int keep[2 + TS_JOURNAL_FDS];
     size_t n = 0, i;
     unsigned lo = 3;
 
     keep[n++] = srv->lfd;
+    keep[n++] = ts_loop_fd(srv->loop);
     if (srv->journal != NULL)
         n += ts_journal_fds(srv->journal, keep + n);
     qsort(keep, n, sizeof *keep, cmp_int);
@@ -108,8 +131,20 @@ ts_server_close_others(const struct ts_server *srv)
     close_range(lo, ~0u, 0);
 }
 
+/*
+ * A replayed tuple with a lease.  It is stored bound, with no lease yet:
+ * run gives it one (or deletes it) once the daemon runs, since a process
+ * is watched through a descriptor of the daemon's own.
+ */
+struct ts_rebind {
+    struct ts_tuple *t;
+    uint64_t deadline;
+    struct ts_journal_owner owner; /* pid 0: none */
+};
+
 /* Scratch for turning the journal's tuple texts back into stored tuples. */
 struct restore_ctx {
+    struct ts_server *srv;
     struct ts_store *store;
     struct ts_buf text;
     uint32_t *off;
@@ -120,7 +155,7 @@ int
 ts_server_durable(struct ts_server *srv, const char *dir, const struct ts_journal_opts *o,
                   char *err, size_t errlen)
 {
-    struct restore_ctx rc = {srv->space.store, TS_BUF_INIT, NULL, 0, 0};
+    struct restore_ctx rc = {srv, srv->space.store, TS_BUF_INIT, NULL, 0, 0};
     struct ts_journal_opts opts = *o;
     struct ts_journal_replay rep;
     uint64_t t0 = ts_now();
@@ -157,13 +192,14 @@ ts_server_durable(struct ts_server *srv, const char *dir, const struct ts_journa
  * offsets are to be found, by the fast reader or else through jansson.
  */
 static int
-restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+restore(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+        const char *text, size_t len)
 {
     struct restore_ctx *rc = arg;
+    struct ts_server *srv = rc->srv;
+    struct ts_rebind *rb;
     const char *end;
 
-    /* Leases: when tuples have deadlines, this is where the space gets it. */
-    (void)deadline;
     ts_buf_reset(&rc->text);
     rc->noff = 0;
     end = ts_scan_tuple(text, text + len, &rc->text, &rc->off, &rc->noff, &rc->offcap);
@@ -181,9 +217,108 @@ restore(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len
         json_decref(v);
     }
     ts_store_set_seq(rc->store, seq - 1);
-    ts_store_add(rc->store, ts_buf_head(&rc->text), ts_buf_len(&rc->text), rc->off,
-                 (uint32_t)rc->noff);
+    if (deadline == 0 && owner == NULL) {
+        ts_store_add(rc->store, ts_buf_head(&rc->text), ts_buf_len(&rc->text), rc->off,
+                     (uint32_t)rc->noff);
+        return 0;
+    }
+    srv->rebind = ts_xgrow(srv->rebind, &srv->rebindcap, srv->nrebind + 1, sizeof *srv->rebind);
+    rb = &srv->rebind[srv->nrebind++];
+    rb->t = ts_store_add_bound(rc->store, ts_buf_head(&rc->text), ts_buf_len(&rc->text), rc->off,
+                               (uint32_t)rc->noff);
+    rb->deadline = deadline;
+    if (owner != NULL)
+        rb->owner = *owner;
+    else
+        memset(&rb->owner, 0, sizeof rb->owner);
     return 0;
+}
+
+/* Is the process the tuple was bound to still the one running with its pid? */
+static int
+same_process(const struct ts_journal_owner *o)
+{
+    struct ts_proc_id id;
+
+    if (ts_proc_id((pid_t)o->pid, &id) < 0)
+        return 0;
+    /* Unknown then or now (no /proc): the pid alone could be anyone's. */
+    if (o->start == 0 || id.start == 0 || o->start != id.start)
+        return 0;
+    return o->boot == 0 || id.boot == 0 || o->boot == id.boot;
+}
+
+/*
+ * Give the replayed tuples their leases back, now that the daemon runs.
+ * The deadline is the one the tuple was put with, absolute, so a restart
+ * does not extend it.  A tuple bound to a process keeps it when a process
+ * with the same pid, start time and boot is alive; if not, the process
+ * ended while the daemon was down, and the tuple goes.  So does a tuple
+ * whose deadline passed meanwhile.  Each such tuple gets its deletion
+ * logged, as if it had ended while the daemon ran, and the log says what
+ * went; the event stream hears nothing of the replay.
+ */
+static void
+rebind(struct ts_server *srv)
+{
+    struct ts_blocking *bl = &srv->ops.blocking;
+    uint64_t expired = 0, gone = 0;
+    int64_t now = ts_wall_ns();
+    size_t i;
+
+    for (i = 0; i < srv->nrebind; i++) {
+        struct ts_rebind *rb = &srv->rebind[i];
+        struct ts_tuple *t = rb->t;
+        pid_t pid = (pid_t)rb->owner.pid;
+        int keep = 1;
+
+        if (rb->deadline != 0 && (int64_t)rb->deadline <= now) {
+            keep = 0;
+            expired++;
+        } else if (pid != 0 &&
+                   (!same_process(&rb->owner) || ts_space_watch(&srv->space, pid) < 0)) {
+            keep = 0;
+            gone++;
+            ts_log("tuple %.*s%s lived with process %ld, which ended while tsd was down: "
+                   "deleted",
+                   (int)(t->len > 200 ? 200 : t->len), ts_tuple_text(t), t->len > 200 ? "..." : "",
+                   (long)pid);
+        } else if (ts_leases_add(srv->space.leases, t, (int64_t)rb->deadline, pid) == NULL) {
+            keep = 0;
+            gone++;
+            ts_log("tuple %.*s%s lived with process %ld, which ended as tsd started: deleted",
+                   (int)(t->len > 200 ? 200 : t->len), ts_tuple_text(t), t->len > 200 ? "..." : "",
+                   (long)pid);
+        }
+        if (keep)
+            continue;
+        if (srv->journal != NULL)
+            ts_journal_del(srv->journal, t->seq, t->len);
+        ts_store_del(srv->space.store, t);
+    }
+    if (expired + gone > 0 && srv->journal != NULL && ts_blocking_write(bl) < 0)
+        ts_log("the deletions of tuples that ended while tsd was down are not logged: %s; "
+               "they are deleted again at the next start",
+               strerror(errno));
+    if (expired > 0)
+        ts_log("%llu tuple%s passed %s deadline while tsd was down: deleted",
+               (unsigned long long)expired, expired == 1 ? "" : "s",
+               expired == 1 ? "its" : "their");
+    free(srv->rebind);
+    srv->rebind = NULL;
+    srv->nrebind = srv->rebindcap = 0;
+}
+
+/* The space's ended hook: the end of a lease is a deletion, logged at once. */
+static void
+ended(const struct ts_tuple *t, void *arg)
+{
+    struct ts_server *srv = arg;
+
+    if (srv->journal == NULL || ts_journal_del(srv->journal, t->seq, t->len) < 0)
+        return;
+    /* If it cannot be written, a restart drops the tuple all the same: its lease ended. */
+    ts_blocking_write(&srv->ops.blocking);
 }
 
 /* The ops' shutdown hook, and the signals': stop at the next turn of the loop. */
@@ -199,8 +334,8 @@ stop(void *arg)
 int
 ts_server_run(struct ts_server *srv, char *err, size_t errlen)
 {
-    struct ts_worker_hooks hooks = {worker_put,    worker_stopped, worker_gone,
-                                    worker_waited, worker_count,   srv};
+    struct ts_worker_hooks hooks = {
+        worker_put, worker_stopped, worker_gone, worker_waited, worker_count, srv, worker_event};
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
@@ -219,9 +354,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
     srv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    srv->loop = ts_loop_new();
-    if (srv->sigfd < 0 || srv->loop == NULL ||
-        ts_loop_add(srv->loop, srv->lfd, EPOLLIN, on_accept, srv) < 0 ||
+    if (srv->sigfd < 0 || ts_loop_add(srv->loop, srv->lfd, EPOLLIN, on_accept, srv) < 0 ||
         ts_loop_add(srv->loop, srv->sigfd, EPOLLIN, on_signal, srv) < 0) {
         snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
         teardown(srv);
@@ -250,6 +383,7 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
         /* Ours now, after tsd -d forked: a second daemon names this pid. */
         ts_journal_set_pid(srv->journal);
         ts_log("%s", srv->replayed);
+        rebind(srv);
         if (srv->sync == TS_JOURNAL_ALWAYS) {
             srv->clients.commit = commit;
             srv->clients.writable = writable;
@@ -260,6 +394,11 @@ ts_server_run(struct ts_server *srv, char *err, size_t errlen)
     if (ts_loop_run(srv->loop) < 0)
         ts_log("event loop failed: %s", strerror(errno));
     ts_log("stopping");
+    if (ts_events_on(&srv->events)) {
+        struct ts_event e = {TS_EV_SHUTDOWN, 0, NULL, 0, NULL, 0, NULL, NULL, 0};
+
+        ts_events_emit(&srv->events, &e);
+    }
     if (teardown(srv) < 0) {
         snprintf(err, errlen, "stopped: the journal could not be synced (see the log)");
         return -1;
@@ -555,7 +694,53 @@ worker_count(void *arg, const struct ts_tmpl *tm, int lent, size_t limit)
         ts_store_iter(srv->space.store, tm, &it);
     while (n < limit && ts_iter_next(&it) != NULL)
         n++;
+    /* A tuple too costly to tell may be a job: never report fewer than there may be. */
+    if (n < limit && it.costly != NULL)
+        n++;
     return n;
+}
+
+/* The workers' event hook: worker-start, worker-exit, worker-error. */
+static void
+worker_event(void *arg, const struct ts_worker_event *e)
+{
+    struct ts_server *srv = arg;
+    struct ts_event ev = {TS_EV_WORKER_START, e->pid, NULL, 0, NULL, 0, NULL, NULL, 0};
+    struct ts_buf more = TS_BUF_INIT, text = TS_BUF_INIT;
+    uint32_t *off = NULL;
+    json_t *name, *tuple;
+
+    if (!ts_events_on(&srv->events))
+        return;
+    name = json_string(e->name);
+    ts_buf_addstr(&more, "\"name\":");
+    ts_canon(name, &more);
+    json_decref(name);
+    if (e->what == TS_WORKER_STARTED) {
+        ts_buf_printf(&more, ",\"index\":%d", e->index);
+    } else {
+        ev.kind = e->what == TS_WORKER_EXITED ? TS_EV_WORKER_EXIT : TS_EV_WORKER_ERROR;
+        if (e->status >= 0)
+            ts_buf_printf(&more, ",\"status\":%d", e->status);
+    }
+    /* The tuple it failed on, with its field offsets for the followers' filters. */
+    tuple = e->tuple != NULL ? json_loadb(e->tuple, e->len, 0, NULL) : NULL;
+    if (json_array_size(tuple) > 0) {
+        off = ts_xmalloc(json_array_size(tuple) * sizeof *off);
+        if (ts_canon_tuple(tuple, &text, off, NULL, 0) == 0) {
+            ev.text = ts_buf_head(&text);
+            ev.len = ts_buf_len(&text);
+            ev.off = off;
+            ev.arity = (uint32_t)json_array_size(tuple);
+        }
+    }
+    json_decref(tuple);
+    ev.more = ts_buf_head(&more);
+    ev.morelen = ts_buf_len(&more);
+    ts_events_emit(&srv->events, &ev);
+    ts_buf_free(&more);
+    ts_buf_free(&text);
+    free(off);
 }
 
 /* The workers' gone hook: no client is that worker any more. */
@@ -611,13 +796,15 @@ teardown(struct ts_server *srv)
     if (srv->loop != NULL) {
         ts_clients_service(&srv->clients);
         ts_blocking_free(&srv->ops.blocking);
+        ts_space_free(&srv->space);
+        ts_events_free(&srv->events);
         ts_loop_free(srv->loop);
         srv->loop = NULL;
     }
-    ts_space_free(&srv->space);
     if (srv->sigfd >= 0)
         close(srv->sigfd);
     failed = srv->failed;
+    free(srv->rebind);
     free(srv->replayed);
     free(srv->helper);
     free(srv);

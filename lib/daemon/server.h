@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "events.h"
 #include "journal.h"
 #include "loop.h"
 #include "ops.h"
@@ -28,6 +29,8 @@ struct ts_commit {
     uint64_t since;  /* ts_now() when this group was first ready, or 0 */
 };
 
+struct ts_rebind;
+
 struct ts_server {
     char path[TS_PATH_MAX + 1]; /* the socket */
     char *helper;               /* the program workers run (ts-worker) */
@@ -35,6 +38,7 @@ struct ts_server {
     int sigfd;                  /* signalfd: TERM, INT, HUP, CHLD */
     struct ts_loop *loop;
     struct ts_space space;
+    struct ts_events events; /* the event stream: the space, the waiters, the workers */
     struct ts_clients clients;
     struct ts_ops ops;             /* what serving requests needs */
     struct ts_workers *workers;    /* processes started by eval */
@@ -46,6 +50,8 @@ struct ts_server {
     char *replayed;                /* what the replay found, for the log once running */
     int failed;                    /* the journal failed to sync: stop, replying to nobody */
     struct ts_commit commit;       /* sync always: the group commit */
+    struct ts_rebind *rebind;      /* replayed tuples with a lease, tied to the loop by run */
+    size_t nrebind, rebindcap;
 };
 
 /*

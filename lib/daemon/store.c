@@ -70,6 +70,8 @@ static size_t ft_find(const struct ftab *ft, const struct ts_key *key);
 static void arity_key(uint32_t arity, struct ts_key *k);
 static void link_tail(struct ts_bucket *b, struct ts_tuple *t, uint32_t k);
 static void unlink_from(struct ts_store *st, struct ts_bucket *b, struct ts_tuple *t, uint32_t k);
+static struct ts_tuple *add(struct ts_store *st, const char *text, size_t len, const uint32_t *off,
+                            uint32_t arity, int bound);
 
 struct ts_store *
 ts_store_new(void)
@@ -309,21 +311,42 @@ ft_remove(struct ftab *ft, struct ts_tuple *t, uint32_t k)
 struct ts_tuple *
 ts_store_add(struct ts_store *st, const char *text, size_t len, const uint32_t *off, uint32_t arity)
 {
+    return add(st, text, len, off, arity, 0);
+}
+
+struct ts_tuple *
+ts_store_add_bound(struct ts_store *st, const char *text, size_t len, const uint32_t *off,
+                   uint32_t arity)
+{
+    return add(st, text, len, off, arity, 1);
+}
+
+static struct ts_tuple *
+add(struct ts_store *st, const char *text, size_t len, const uint32_t *off, uint32_t arity,
+    int bound)
+{
     size_t size = sizeof(struct ts_tuple) + (arity + 1) * sizeof(struct ts_link) +
                   arity * sizeof(uint32_t) + len + 1;
-    struct ts_tuple *t = ts_xmalloc(size);
+    struct ts_tuple *t;
     struct ts_bucket *b;
     struct ts_key key;
     uint32_t i;
 
+    /* The slot is pointer-aligned after the text's NUL (ts_tuple_slot). */
+    if (bound)
+        size = ((size + sizeof(void *) - 1) & ~(sizeof(void *) - 1)) + sizeof(void *);
+    t = ts_xmalloc(size);
     t->seq = ++st->seq;
     t->arity = arity;
     t->len = (uint32_t)len;
     t->lent = 0;
     t->failed = 0;
+    t->bound = (uint64_t)bound;
     memcpy(ts_tuple_off(t), off, arity * sizeof(uint32_t));
     memcpy(ts_tuple_text(t), text, len);
     ts_tuple_text(t)[len] = '\0';
+    if (bound)
+        *ts_tuple_slot(t) = NULL;
 
     arity_key(arity, &key);
     b = ts_index_put(&st->ix, &key);
@@ -394,6 +417,8 @@ ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it)
     it->next = NULL;
     it->k = 0;
     it->lent = 0;
+    it->spent = 0;
+    it->costly = NULL;
     for (i = 0; i < tm->arity && st->ft.cap > 0; i++) {
         const struct ts_tfield *f = &tm->f[i];
         uintptr_t e;
@@ -437,10 +462,17 @@ struct ts_tuple *
 ts_iter_next(struct ts_iter *it)
 {
     struct ts_tuple *t;
+    int m;
 
     for (t = it->next; t != NULL; t = t->link[it->k].next) {
-        if ((!t->lent || it->lent) &&
-            ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity)) {
+        if (t->lent && !it->lent)
+            continue;
+        m = ts_tmpl_match(it->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, &it->spent);
+        if (m == TS_MATCH_COSTLY) {
+            it->costly = t;
+            break;
+        }
+        if (m) {
             it->next = t->link[it->k].next;
             return t;
         }
@@ -475,6 +507,70 @@ ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *
             fn(t, arg);
     }
     free(cur);
+}
+
+struct ts_tuple *
+ts_store_list(struct ts_store *st, uint32_t arity, uint32_t pos, const char *text, size_t len,
+              uint32_t *k, size_t *n)
+{
+    struct ts_bucket *b;
+    struct ts_key key;
+    uintptr_t e;
+
+    *n = 0;
+    if (pos == TS_POS_ARITY) {
+        arity_key(arity, &key);
+        b = ts_index_get(&st->ix, &key);
+        if (b == NULL)
+            return NULL;
+        *k = 0;
+        *n = b->count;
+        return b->head;
+    }
+    if (st->ft.cap == 0)
+        return NULL;
+    key.arity = arity;
+    key.pos = pos;
+    key.text = text;
+    key.len = len;
+    key.hash = ts_hash(arity, pos, text, len);
+    e = st->ft.slots[ft_find(&st->ft, &key)];
+    if (e == 0)
+        return NULL;
+    *n = (e & SINGLE) ? 1 : ((struct fbucket *)PTR(e))->count;
+    return entry_tuple(e, k);
+}
+
+void
+ts_store_arities(struct ts_store *st, void (*fn)(uint32_t, size_t, void *), void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < st->narities; i++)
+        fn(st->arities[i]->arity, st->arities[i]->count, arg);
+}
+
+/* The entries of the first field's values are the groups: one walk of the table. */
+void
+ts_store_groups(struct ts_store *st, void (*fn)(uint32_t, const char *, size_t, size_t, void *),
+                void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < st->ft.cap; i++) {
+        uintptr_t e = st->ft.slots[i];
+        struct ts_tuple *t;
+        uint32_t k;
+
+        if (e == 0)
+            continue;
+        t = entry_tuple(e, &k);
+        if (k != 1)
+            continue;
+        fn(t->arity, ts_tuple_text(t) + ts_tuple_off(t)[0],
+           ts_field_len(ts_tuple_off(t), t->arity, t->len, 0),
+           (e & SINGLE) ? 1 : ((struct fbucket *)PTR(e))->count, arg);
+    }
 }
 
 void

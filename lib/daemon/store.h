@@ -12,6 +12,11 @@
  * A tuple handed to a taker that has not yet confirmed it is "lent": it keeps
  * its place in every list (so it returns to its old place in the order if the
  * taker goes away) but matching skips it.
+ *
+ * A few tuples carry more than their text: a deadline, a process they live
+ * with (lease.h).  Eight bytes for that in every header would cost 8 MB at
+ * 10^6 tuples that mostly have none, so only a "bound" tuple gets a slot,
+ * one pointer after its text, for its owner to hang that data on.
  */
 #ifndef TS_STORE_H
 #define TS_STORE_H
@@ -42,9 +47,10 @@ struct ts_link {
  * canonical text and a NUL.
  */
 struct ts_tuple {
-    uint64_t seq : 52;    /* arrival order, unique, increasing */
+    uint64_t seq : 51;    /* arrival order, unique, increasing */
     uint64_t failed : 11; /* failed attempts of a worker's job (TS_FAILED_MAX at most) */
     uint64_t lent : 1;    /* handed out and not yet confirmed */
+    uint64_t bound : 1;   /* has a slot after its text (ts_tuple_slot) */
     uint32_t arity;
     uint32_t len; /* length of the canonical text */
     struct ts_link link[];
@@ -62,6 +68,15 @@ ts_tuple_text(const struct ts_tuple *t)
     return (char *)(ts_tuple_off(t) + t->arity);
 }
 
+/* A bound tuple's slot: a pointer its owner keeps there, NULL at first. */
+static inline void **
+ts_tuple_slot(const struct ts_tuple *t)
+{
+    uintptr_t end = (uintptr_t)(ts_tuple_text(t) + t->len + 1);
+
+    return (void **)((end + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1));
+}
+
 struct ts_store;
 
 struct ts_iter {
@@ -69,6 +84,8 @@ struct ts_iter {
     uint32_t k;               /* which link the walk follows */
     int lent;                 /* lent tuples match too */
     struct ts_tuple *next;    /* next candidate */
+    uint64_t spent;           /* regular expression work of the walk so far */
+    struct ts_tuple *costly;  /* the tuple the walk stopped at over budget, or NULL */
 };
 
 struct ts_store *ts_store_new(void);
@@ -78,6 +95,9 @@ void ts_store_free(struct ts_store *st);
 /* Add a tuple given as canonical text and field offsets; it becomes the newest. */
 struct ts_tuple *ts_store_add(struct ts_store *st, const char *text, size_t len,
                               const uint32_t *off, uint32_t arity);
+/* The same, for a bound tuple: with a slot, set to NULL. */
+struct ts_tuple *ts_store_add_bound(struct ts_store *st, const char *text, size_t len,
+                                    const uint32_t *off, uint32_t arity);
 /* Remove a tuple from every list and free it. */
 void ts_store_del(struct ts_store *st, struct ts_tuple *t);
 
@@ -85,7 +105,12 @@ void ts_store_del(struct ts_store *st, struct ts_tuple *t);
 void ts_store_lend(struct ts_store *st, struct ts_tuple *t);
 void ts_store_unlend(struct ts_store *st, struct ts_tuple *t);
 
-/* Start a walk over the visible (not lent) tuples that match tm, oldest first. */
+/*
+ * Start a walk over the visible (not lent) tuples that match tm, oldest
+ * first.  The walk's regular expression work is bounded (template.h): one
+ * that would pass the budget ends it early, with it->costly set to the
+ * tuple it could not tell.
+ */
 void ts_store_iter(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
 /* The same walk, lent tuples included (what is in flight counts too). */
 void ts_store_iter_all(struct ts_store *st, const struct ts_tmpl *tm, struct ts_iter *it);
@@ -102,6 +127,24 @@ void ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), v
  */
 uint64_t ts_store_seq(const struct ts_store *st);
 void ts_store_set_seq(struct ts_store *st, uint64_t seq);
+
+/*
+ * The oldest tuple of one list, lent ones included, and in *k the link that
+ * walks the list on (t->link[*k].next): the tuples of an arity with the
+ * value text at field pos, or with pos TS_POS_ARITY (index.h) all of them.
+ * *n is the list's length.  NULL when it is empty.
+ */
+struct ts_tuple *ts_store_list(struct ts_store *st, uint32_t arity, uint32_t pos, const char *text,
+                               size_t len, uint32_t *k, size_t *n);
+/* Call fn with every arity that has tuples, and how many (lent included). */
+void ts_store_arities(struct ts_store *st, void (*fn)(uint32_t arity, size_t n, void *), void *arg);
+/*
+ * Call fn for each group of tuples with the same arity and first field:
+ * that field's canonical text, and how many there are (lent included).
+ */
+void ts_store_groups(struct ts_store *st,
+                     void (*fn)(uint32_t arity, const char *first, size_t len, size_t n, void *),
+                     void *arg);
 
 struct ts_store_stats {
     size_t tuples; /* stored, lent ones included */

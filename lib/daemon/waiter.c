@@ -120,16 +120,29 @@ ts_waiters_del(struct ts_waiters *ws, struct ts_waiter *w)
     ws->count--;
 }
 
+static void
+append(struct ts_waiter *w, int costly, struct ts_waiter ***rds, size_t *nrd, size_t *cap)
+{
+    w->costly = costly;
+    *rds = ts_xgrow(*rds, cap, *nrd + 1, sizeof **rds);
+    (*rds)[(*nrd)++] = w;
+}
+
 /* Takers' lists are in arrival order: the first match is the one that waited longest. */
 static struct ts_waiter *
-scan_takers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter *best)
+scan_takers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter *best,
+            struct ts_waiter ***rds, size_t *nrd, size_t *cap)
 {
     struct ts_waiter *w;
+    int m;
 
     for (w = b != NULL ? b->head : NULL; w != NULL; w = w->next) {
         if (best != NULL && best->seq < w->seq)
             break;
-        if (ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
+        m = ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL);
+        if (m == TS_MATCH_COSTLY)
+            append(w, 1, rds, nrd, cap);
+        else if (m)
             return w;
     }
     return best;
@@ -140,12 +153,12 @@ scan_readers(struct ts_bucket *b, const struct ts_tuple *t, struct ts_waiter ***
              size_t *cap)
 {
     struct ts_waiter *w;
+    int m;
 
     for (w = b != NULL ? b->head : NULL; w != NULL; w = w->next) {
-        if (!ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
-            continue;
-        *rds = ts_xgrow(*rds, cap, *nrd + 1, sizeof **rds);
-        (*rds)[(*nrd)++] = w;
+        m = ts_tmpl_match(w->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL);
+        if (m)
+            append(w, m == TS_MATCH_COSTLY, rds, nrd, cap);
     }
 }
 
@@ -154,7 +167,8 @@ ts_waiters_match(struct ts_waiters *ws, const struct ts_tuple *t, struct ts_wait
                  size_t *nrd, size_t *cap)
 {
     const uint32_t *off = ts_tuple_off(t);
-    struct ts_waiter *best = NULL;
+    struct ts_waiter *best = NULL, *w;
+    size_t first = *nrd, j, n;
     struct ts_key k;
     uint32_t i;
 
@@ -168,8 +182,15 @@ ts_waiters_match(struct ts_waiters *ws, const struct ts_tuple *t, struct ts_wait
         make_key(&k, t->arity, pos, 0, text, len);
         scan_readers(ts_index_get(&ws->ix, &k), t, rds, nrd, cap);
         make_key(&k, t->arity, pos, 1, text, len);
-        best = scan_takers(ts_index_get(&ws->ix, &k), t, best);
+        best = scan_takers(ts_index_get(&ws->ix, &k), t, best, rds, nrd, cap);
     }
+    /* An in that came after the taker was never offered the tuple: it has not failed. */
+    for (j = n = first; j < *nrd; j++) {
+        w = (*rds)[j];
+        if (!(w->costly && w->take && best != NULL && w->seq > best->seq))
+            (*rds)[n++] = w;
+    }
+    *nrd = n;
     return best;
 }
 

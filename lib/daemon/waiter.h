@@ -33,6 +33,7 @@ struct ts_waiter {
     struct ts_waiter *prev;   /* neighbours in the bucket's list */
     struct ts_waiter *next;
     void *owner; /* the client that waits */
+    int costly;  /* set by ts_waiters_match: its template cannot tell the tuple in budget */
 };
 
 struct ts_waiters {
@@ -50,6 +51,10 @@ void ts_waiters_del(struct ts_waiters *ws, struct ts_waiter *w);
  * Find the waiters a visible tuple satisfies: every matching rd waiter is
  * appended to *rds (a growable array of *cap entries, *nrd used), and the
  * matching in waiter that has waited longest is returned (NULL if none).
+ * A waiter, in or rd, whose template would pass its regular expression
+ * budget on the tuple (template.h) is appended to *rds too, with costly
+ * set: it must be failed, not served.  An in is looked at only up to the
+ * one that takes the tuple.
  */
 struct ts_waiter *ts_waiters_match(struct ts_waiters *ws, const struct ts_tuple *t,
                                    struct ts_waiter ***rds, size_t *nrd, size_t *cap);

@@ -138,6 +138,8 @@ struct ts_worker {
     json_t *deferred;      /* a run-once worker's result tuples, put when it ends */
     int reported;          /* it handed in its result, with this status: */
     int status;
+    long done;   /* jobs it reported done (ts_worker_report) */
+    long failed; /* ... and failed */
     struct ts_workers *ws;
     struct ts_worker *next;
 };
@@ -197,6 +199,7 @@ static void check_kills(struct ts_workers *ws);
 static void on_kill_timer(struct ts_loop *loop, void *arg);
 static void kill_tree(pid_t pid, int sig);
 static void free_strings(char **v);
+static void report(struct ts_workers *ws, struct ts_worker *w, int what, int status);
 
 struct ts_workers *
 ts_workers_new(struct ts_loop *loop, const char *socket, const char *helper,
@@ -620,8 +623,10 @@ ts_workers_start(struct ts_workers *ws, const struct ts_eval *e, json_t *pids, i
         spec_free(spec);
         return -1;
     }
-    for (i = 0; i < e->n; i++)
+    for (i = 0; i < e->n; i++) {
         json_array_append_new(pids, json_integer(made[i]->pid));
+        report(ws, made[i], TS_WORKER_STARTED, 0);
+    }
     free(made);
     g->specs = ts_xrealloc(g->specs, (g->nspecs + 1) * sizeof *g->specs);
     g->specs[g->nspecs++] = spec; /* the group takes our reference */
@@ -852,6 +857,7 @@ ended(struct ts_workers *ws, struct ts_worker *w, int status)
         put_results(ws, w);
         ws->hooks.put(ws->hooks.arg,
                       json_pack("[s, s, I, i]", "ts.exit", g->name, (json_int_t)w->pid, status));
+        report(ws, w, TS_WORKER_EXITED, status);
         slot_free(ws, w);
         return;
     }
@@ -865,8 +871,10 @@ ended(struct ts_workers *ws, struct ts_worker *w, int status)
         if (giveup)
             ts_log("worker %s[%ld]: %d short runs in a row: giving up", g->name, (long)w->pid,
                    w->shorts);
-        if (final != 0 || giveup)
+        if (final != 0 || giveup) {
             put_error(ws, w, status);
+            report(ws, w, TS_WORKER_FAILED, status);
+        }
         if (w->spec->take == NULL) {
             if (final == 0 && !giveup)
                 g->done++;
@@ -877,6 +885,7 @@ ended(struct ts_workers *ws, struct ts_worker *w, int status)
     put_results(ws, w);
     ws->hooks.put(ws->hooks.arg,
                   json_pack("[s, s, I, i]", "ts.exit", g->name, (json_int_t)w->pid, status));
+    report(ws, w, TS_WORKER_EXITED, status);
     if (!restart || giveup) {
         slot_free(ws, w);
         return;
@@ -898,6 +907,7 @@ on_restart(struct ts_loop *loop, void *arg)
     (void)loop;
     if (spawn(w, err, sizeof err) == 0) {
         ts_log("restarted worker %s[%ld], index %d", w->g->name, (long)w->pid, w->index);
+        report(w->ws, w, TS_WORKER_STARTED, 0);
         return;
     }
     ts_log("cannot restart a worker %s: %s", w->g->name, err);
@@ -933,14 +943,33 @@ ts_worker_holds(struct ts_worker *w, const char *text, size_t len, unsigned atte
 }
 
 void
-ts_worker_report(struct ts_worker *w, const char *outcome)
+ts_worker_report(struct ts_worker *w, const char *outcome, int status)
 {
-    if (strcmp(outcome, "done") == 0)
+    if (strcmp(outcome, "done") == 0) {
         w->g->done++;
-    else if (strcmp(outcome, "failed") == 0)
+        w->done++;
+    } else if (strcmp(outcome, "failed") == 0) {
         w->g->failed++;
-    else
+        w->failed++;
+        report(w->ws, w, TS_WORKER_FAILED, status);
+    } else {
         w->g->retried++;
+    }
+}
+
+/* Tell the event hook; a failure carries the job the worker holds, if any. */
+static void
+report(struct ts_workers *ws, struct ts_worker *w, int what, int status)
+{
+    struct ts_worker_event e = {what, w->g->name, w->index, w->pid, status, NULL, 0};
+
+    if (ws->hooks.event == NULL)
+        return;
+    if (what == TS_WORKER_FAILED && w->processing != NULL) {
+        e.tuple = w->processing;
+        e.len = strlen(w->processing);
+    }
+    ws->hooks.event(ws->hooks.arg, &e);
 }
 
 int
@@ -1273,6 +1302,7 @@ state_name(enum state s)
 void
 ts_workers_dump(struct ts_workers *ws, struct ts_buf *out)
 {
+    double now = ts_wall_clock();
     struct ts_worker *w;
 
     for (w = ws->list; w != NULL; w = w->next) {
@@ -1286,7 +1316,11 @@ ts_workers_dump(struct ts_workers *ws, struct ts_buf *out)
 
         if (proc != NULL)
             json_object_set_new(json_object_get(v, "worker"), "attempt", json_integer(w->attempt));
-        line = json_dumps(v, JSON_COMPACT);
+        json_object_set_new(json_object_get(v, "worker"), "age",
+                            json_real(round((now - w->started) * 1e3) / 1e3));
+        json_object_set_new(json_object_get(v, "worker"), "done", json_integer(w->done));
+        json_object_set_new(json_object_get(v, "worker"), "failed", json_integer(w->failed));
+        line = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
         ts_buf_addstr(out, line);
         ts_buf_add(out, "\n", 1);
         free(line);

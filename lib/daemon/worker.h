@@ -27,6 +27,21 @@
 struct ts_worker;
 struct ts_workers;
 
+/* What a worker did, for the event stream. */
+struct ts_worker_event {
+    enum {
+        TS_WORKER_STARTED,
+        TS_WORKER_EXITED,
+        TS_WORKER_FAILED, /* a job of it failed, or it did */
+    } what;
+    const char *name;
+    int index;
+    pid_t pid;
+    int status;        /* EXITED, FAILED: exit status, 128+N for signal N; -1: not known */
+    const char *tuple; /* FAILED: canonical text of the job it worked on, or NULL */
+    size_t len;
+};
+
 /* What --wait reports when it is over. */
 struct ts_waited {
     uint64_t done;   /* jobs that succeeded since the name's workers started */
@@ -46,6 +61,8 @@ struct ts_worker_hooks {
     /* How many stored tuples match tm, lent ones too if lent is set; at most limit. */
     size_t (*count)(void *arg, const struct ts_tmpl *tm, int lent, size_t limit);
     void *arg;
+    /* A worker started, ended or failed (may be NULL). */
+    void (*event)(void *arg, const struct ts_worker_event *e);
 };
 
 /* When a worker that ended on its own is started again. */
@@ -121,7 +138,7 @@ void ts_workers_tally(struct ts_workers *ws, json_t *names);
 
 /* Collect exited children (on SIGCHLD). */
 void ts_workers_reap(struct ts_workers *ws);
-/* Append one {"worker":...} line per worker to out. */
+/* Append one {"worker":...} line per worker to out (with "age", jobs "done" and "failed"). */
 void ts_workers_dump(struct ts_workers *ws, struct ts_buf *out);
 size_t ts_workers_count(const struct ts_workers *ws);
 /* The worker with this pid (a client connecting from it), or NULL. */
@@ -132,8 +149,8 @@ struct ts_worker *ts_workers_find(struct ts_workers *ws, pid_t pid);
  * worker's name (for the job log).
  */
 uint64_t ts_worker_holds(struct ts_worker *w, const char *text, size_t len, unsigned attempt);
-/* The worker finished a job: "done", "failed" or "retry". */
-void ts_worker_report(struct ts_worker *w, const char *outcome);
+/* The worker finished a job: "done", "failed" or "retry", with status (-1: not known). */
+void ts_worker_report(struct ts_worker *w, const char *outcome, int status);
 /*
  * A worker without a take template hands in the tuples of its result:
  * they are kept and put when it ends, after its ts.error if it failed.

@@ -43,7 +43,8 @@ struct heap {
 
 static uint64_t now_ns(void);
 static int cmp_u64(const void *a, const void *b);
-static int count(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
+static int count(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+                 const char *text, size_t len);
 static void make_text(char *buf, uint64_t seq);
 static void die(const char *what, const char *why) __attribute__((noreturn));
 static void remove_dir(const char *dir);
@@ -67,10 +68,12 @@ cmp_u64(const void *a, const void *b)
 }
 
 static int
-count(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+count(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+      const char *text, size_t len)
 {
     (void)seq;
     (void)deadline;
+    (void)owner;
     (void)text;
     (void)len;
     ++*(uint64_t *)arg;

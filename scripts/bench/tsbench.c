@@ -28,6 +28,26 @@
  *       N connections wait as above; then K outs nobody waits for (each
  *       taken back), and a shutdown.  For counting the server's
  *       instructions under callgrind: run with K = 0 and K > 0.
+ *   tsbench leases SOCKET N SPREAD
+ *       A follower of the event stream; then N leases ["lease", i] with
+ *       random times to live from 0.5 to 0.5 + SPREAD seconds, pipelined
+ *       on one connection; then the N expire events.  Prints the rate of
+ *       the puts, how many expired, how many expired out of the order of
+ *       their deadlines, and the median, 99th percentile and largest delay
+ *       from deadline to expiry, in milliseconds.
+ *   tsbench putleases SOCKET N TTL
+ *       Put N leases ["pending", i] with random times to live from TTL/2
+ *       to TTL seconds, and return: the space for a pairs run with leases
+ *       pending, or ending during it.
+ *   tsbench regex SOCKET N SECONDS TEMPLATE
+ *       Puts one tuple holding a string of N random a and b, then measures
+ *       the request {"op":"rd","tmpl":TEMPLATE,"timeout":0}: its median
+ *       time over 20 and how it ended (match, nomatch or the error code).
+ *       Then for SECONDS one process sends it back to back while this one
+ *       measures another connection's stats round trips (median, 99th
+ *       percentile and maximum, and the median before, on an idle daemon).  Last, the
+ *       daemon's resident set.  TEMPLATE must not match a string of a and
+ *       b (its tuple line would not fit the reader).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -502,19 +522,207 @@ cmd_idle(const char *path, int n, int k)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* Pipeline n leased outs on fd, and read their replies. */
+static void
+put_leases(struct reader *r, const char *tag, int n, double lo, double hi)
 {
-    if (argc == 6 && strcmp(argv[1], "pairs") == 0)
-        return cmd_pairs(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
-    if (argc == 5 && strcmp(argv[1], "take") == 0)
-        return cmd_take(argv[2], atoi(argv[3]), atol(argv[4]));
-    if (argc == 4 && strcmp(argv[1], "rdall") == 0)
-        return cmd_rdall(argv[2], atoi(argv[3]));
-    if (argc == 4 && strcmp(argv[1], "waiters") == 0)
-        return cmd_waiters(argv[2], atoi(argv[3]));
-    if (argc == 5 && strcmp(argv[1], "idle") == 0)
-        return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters|idle SOCKET ... (see the source)\n");
-    return 2;
+    char *batch = malloc(1 << 20);
+    int i = 0, sent = 0;
+
+    if (batch == NULL)
+        die("malloc");
+    while (sent < n) {
+        size_t len = 0;
+        int k;
+
+        for (k = 0; k < 1000 && sent < n; k++, sent++)
+            len += (size_t)sprintf(batch + len,
+                                   "{\"op\":\"out\",\"tuple\":[\"%s\",%d],\"ttl\":%.6f}\n", tag,
+                                   sent, lo + (hi - lo) * drand48());
+        send_all(r->fd, batch, len);
+        for (; i < sent; i++)
+            finish(r);
+    }
+    free(batch);
 }
+
+static int
+cmd_leases(const char *path, int n, double spread)
+{
+    struct reader *ctl = calloc(1, sizeof *ctl), *fol = calloc(1, sizeof *fol);
+    struct reader *put = calloc(1, sizeof *put);
+    static const char follow[] = "{\"op\":\"follow\",\"tmpl\":[\"lease\",\"?\"]}\n";
+    double *late = malloc((size_t)n * sizeof *late), last = 0, t0;
+    int expired = 0, disorder = 0;
+    pid_t pid;
+
+    if (ctl == NULL || fol == NULL || put == NULL || late == NULL)
+        die("malloc");
+    srand48(getpid());
+    ctl->fd = connect_to(path);
+    fol->fd = connect_to(path);
+    put->fd = connect_to(path);
+    send_all(fol->fd, follow, sizeof follow - 1);
+    while (stat_of(ctl, "followers") < 1)
+        usleep(1000);
+    /* The puts from another process: the follower must be read meanwhile. */
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        die("fork");
+    if (pid == 0) {
+        t0 = now();
+        put_leases(put, "lease", n, 0.5, 0.5 + spread);
+        printf("lease_puts_per_sec %.0f\n", n / (now() - t0));
+        fflush(stdout);
+        _exit(0);
+    }
+    while (expired < n) {
+        char *line = read_line(fol), *p, *q;
+        double t, d;
+
+        if (strncmp(line, "{\"dropped\":", 11) == 0) {
+            fprintf(stderr, "tsbench: the follower dropped events: %s\n", line);
+            exit(1);
+        }
+        if (strncmp(line, "{\"event\":\"expire\",", 18) != 0)
+            continue;
+        p = strstr(line, "\"time\":");
+        q = strstr(line, "\"deadline\":");
+        if (p == NULL || q == NULL)
+            continue;
+        t = atof(p + 7);
+        d = atof(q + 11);
+        if (d < last)
+            disorder++;
+        last = d;
+        late[expired++] = (t - d) * 1e3;
+    }
+    waitpid(pid, NULL, 0);
+    qsort(late, (size_t)n, sizeof *late, cmp_double);
+    printf("expired %d\nout_of_order %d\n", expired, disorder);
+    printf("late_median_ms %.2f\nlate_p99_ms %.2f\nlate_max_ms %.2f\n", late[n / 2],
+           late[(int)(n * 0.99)], late[n - 1]);
+    return 0;
+}
+
+static int
+cmd_putleases(const char *path, int n, double ttl)
+{
+    struct reader *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        die("malloc");
+    srand48(getpid());
+    r->fd = connect_to(path);
+    put_leases(r, "pending", n, ttl / 2, ttl);
+    /* One request on r, through its final line: returns the time, and its code in *how. */
+    static double ask(struct reader * r, const char *req, size_t n, char *how, size_t howlen)
+    {
+        double t0 = now();
+        int tuples = 0;
+        char *line, *code;
+
+        send_all(r->fd, req, n);
+        while (strncmp(line = read_line(r), "{\"ok\":", 6) != 0)
+            tuples++;
+        if (strncmp(line, "{\"ok\":true", 10) == 0)
+            snprintf(how, howlen, "%s", tuples ? "match" : "ok");
+        else if ((code = strstr(line, "\"code\":\"")) != NULL)
+            snprintf(how, howlen, "%.*s", (int)strcspn(code + 8, "\""), code + 8);
+        else
+            snprintf(how, howlen, "error");
+        return now() - t0;
+    }
+
+    static int cmd_regex(const char *path, long n, double seconds, const char *tmpl)
+    {
+        static const char stats[] = "{\"op\":\"stats\"}\n";
+        struct reader *r = calloc(1, sizeof *r), *other = calloc(1, sizeof *other);
+        size_t cap = (size_t)n + 64, len, reqlen, nrtt = 0, rttcap = 1 << 16;
+        double idle[200], times[20], *rtt = malloc(rttcap * sizeof *rtt), end, worst = 0, busy;
+        char *out = malloc(cap), *req = malloc(strlen(tmpl) + 64), how[64], junk[64];
+        char status[64], rss[64] = "?";
+        long i, served = 0, pid;
+        int fds[2];
+        pid_t child;
+        FILE *f;
+
+        r->fd = connect_to(path);
+        other->fd = connect_to(path);
+        srand(14);
+        len = (size_t)sprintf(out, "{\"op\":\"out\",\"tuple\":[\"");
+        for (i = 0; i < n; i++)
+            out[len++] = "ab"[rand() & 1];
+        len += (size_t)sprintf(out + len, "\"]}\n");
+        ask(r, out, len, how, sizeof how);
+        for (i = 0; i < 200; i++)
+            idle[i] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
+        reqlen = (size_t)sprintf(req, "{\"op\":\"rd\",\"tmpl\":%s,\"timeout\":0}\n", tmpl);
+        for (i = 0; i < 20; i++)
+            times[i] = ask(r, req, reqlen, how, sizeof how);
+        if (pipe(fds) < 0)
+            die("pipe");
+        if ((child = fork()) < 0)
+            die("fork");
+        if (child == 0) {
+            end = now() + seconds;
+            while (now() < end) {
+                ask(r, req, reqlen, junk, sizeof junk);
+                served++;
+            }
+            dprintf(fds[1], "%ld\n", served);
+            _exit(0);
+        }
+        close(fds[1]);
+        end = now() + seconds;
+        while (now() < end) {
+            if (nrtt == rttcap)
+                rtt = realloc(rtt, (rttcap *= 2) * sizeof *rtt);
+            rtt[nrtt] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
+            if (rtt[nrtt] > worst)
+                worst = rtt[nrtt];
+            nrtt++;
+        }
+        f = fdopen(fds[0], "r");
+        if (f == NULL || fscanf(f, "%ld", &served) != 1)
+            served = -1;
+        waitpid(child, NULL, 0);
+        pid = stat_of(other, "pid");
+        snprintf(status, sizeof status, "/proc/%ld/status", pid);
+        if ((f = fopen(status, "r")) != NULL) {
+            while (fgets(junk, sizeof junk, f) != NULL)
+                if (sscanf(junk, "VmRSS: %63s", rss) == 1)
+                    break;
+            fclose(f);
+        }
+        busy = median(rtt, (int)nrtt); /* sorts rtt, for the 99th percentile */
+        printf("bytes %ld\noutcome %s\nrequest_us %.1f\nidle_rtt_us %.1f\nbusy_rtt_us %.1f\n"
+               "busy_rtt_p99_us %.1f\nbusy_rtt_max_us %.1f\nrequests_meanwhile %ld\nrss_kb %s\n",
+               n, how, median(times, 20) * 1e6, median(idle, 200) * 1e6, busy * 1e6,
+               rtt[nrtt * 99 / 100] * 1e6, worst * 1e6, served, rss);
+        return 0;
+    }
+
+    int main(int argc, char **argv)
+    {
+        if (argc == 6 && strcmp(argv[1], "pairs") == 0)
+            return cmd_pairs(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
+        if (argc == 5 && strcmp(argv[1], "take") == 0)
+            return cmd_take(argv[2], atoi(argv[3]), atol(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "rdall") == 0)
+            return cmd_rdall(argv[2], atoi(argv[3]));
+        if (argc == 4 && strcmp(argv[1], "waiters") == 0)
+            return cmd_waiters(argv[2], atoi(argv[3]));
+        if (argc == 5 && strcmp(argv[1], "idle") == 0)
+            return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
+        if (argc == 5 && strcmp(argv[1], "leases") == 0)
+            return cmd_leases(argv[2], atoi(argv[3]), atof(argv[4]));
+        if (argc == 5 && strcmp(argv[1], "putleases") == 0)
+            return cmd_putleases(argv[2], atoi(argv[3]), atof(argv[4]));
+        if (argc == 6 && strcmp(argv[1], "regex") == 0)
+            return cmd_regex(argv[2], atol(argv[3]), atof(argv[4]), argv[5]);
+        fprintf(stderr,
+                "usage: tsbench pairs|take|rdall|waiters|idle|leases|putleases|regex SOCKET "
+                "... (see the source)\n");
+        return 2;
+    }

@@ -42,6 +42,7 @@
 struct tup {
     uint64_t seq;
     uint64_t deadline;
+    struct ts_journal_owner owner; /* pid 0: none */
     char *text;
     size_t len;
 };
@@ -59,7 +60,8 @@ static size_t model_del(struct model *m, uint64_t seq);
 static void model_copy(struct model *dst, const struct model *src);
 static void model_free(struct model *m);
 static int model_same(const struct model *a, const struct model *b, char *why, size_t whylen);
-static int collect(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len);
+static int collect(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+                   const char *text, size_t len);
 static void ok(int pass, const char *desc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void diag(const char *text);
@@ -78,6 +80,8 @@ static int reopen_same(const char *dir, const struct model *m, struct ts_journal
 static int do_out(struct ts_journal *j, struct model *m, uint64_t seq, uint64_t deadline,
                   const char *text);
 static int do_del(struct ts_journal *j, struct model *m, uint64_t seq);
+static int do_out_owned(struct ts_journal *j, struct model *m, uint64_t seq, uint64_t deadline,
+                        uint32_t pid, uint64_t start, const char *text);
 static int finish_compaction(struct ts_journal *j, char *msg, size_t msglen);
 static int wait_file(const char *dir, const char *name);
 static struct ts_journal *ten_records(const char *dir, struct model *m, struct model *at,
@@ -99,6 +103,7 @@ static void test_corrupt(void);
 static void test_bad_length(void);
 static void test_unknown_del(void);
 static void test_compact(void);
+static void test_owned(void);
 static void test_crash_after_rename(void);
 static void test_auto_compact(void);
 static void test_child_fails(void);
@@ -141,6 +146,7 @@ model_add(struct model *m, uint64_t seq, uint64_t deadline, const char *text, si
     t = &m->t[m->n++];
     t->seq = seq;
     t->deadline = deadline;
+    memset(&t->owner, 0, sizeof t->owner);
     t->text = must(malloc(len + 1));
     memcpy(t->text, text, len);
     t->text[len] = '\0';
@@ -170,8 +176,10 @@ model_copy(struct model *dst, const struct model *src)
     size_t i;
 
     memset(dst, 0, sizeof *dst);
-    for (i = 0; i < src->n; i++)
+    for (i = 0; i < src->n; i++) {
         model_add(dst, src->t[i].seq, src->t[i].deadline, src->t[i].text, src->t[i].len);
+        dst->t[i].owner = src->t[i].owner;
+    }
 }
 
 static void
@@ -196,7 +204,9 @@ model_same(const struct model *a, const struct model *b, char *why, size_t whyle
     }
     for (i = 0; i < a->n; i++)
         if (a->t[i].seq != b->t[i].seq || a->t[i].deadline != b->t[i].deadline ||
-            a->t[i].len != b->t[i].len || memcmp(a->t[i].text, b->t[i].text, a->t[i].len) != 0) {
+            a->t[i].owner.pid != b->t[i].owner.pid || a->t[i].owner.start != b->t[i].owner.start ||
+            a->t[i].owner.boot != b->t[i].owner.boot || a->t[i].len != b->t[i].len ||
+            memcmp(a->t[i].text, b->t[i].text, a->t[i].len) != 0) {
             snprintf(why, whylen, "tuple %zu is seq %" PRIu64 " %s, expected seq %" PRIu64 " %s", i,
                      a->t[i].seq, a->t[i].text, b->t[i].seq, b->t[i].text);
             return 0;
@@ -206,13 +216,16 @@ model_same(const struct model *a, const struct model *b, char *why, size_t whyle
 
 /* The replay callback: add to a model, insisting on seq order. */
 static int
-collect(void *arg, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+collect(void *arg, uint64_t seq, uint64_t deadline, const struct ts_journal_owner *owner,
+        const char *text, size_t len)
 {
     struct model *m = arg;
 
     if (m->n > 0 && seq <= m->t[m->n - 1].seq)
         return -1;
     model_add(m, seq, deadline, text, len);
+    if (owner != NULL)
+        m->t[m->n - 1].owner = *owner;
     return 0;
 }
 
@@ -428,6 +441,20 @@ do_out(struct ts_journal *j, struct model *m, uint64_t seq, uint64_t deadline, c
     if (ts_journal_out(j, seq, deadline, text, strlen(text)) < 0)
         return -1;
     model_add(m, seq, deadline, text, strlen(text));
+    return 0;
+}
+
+/* An out bound to process pid, which started at start in boot 0xb007. */
+static int
+do_out_owned(struct ts_journal *j, struct model *m, uint64_t seq, uint64_t deadline, uint32_t pid,
+             uint64_t start, const char *text)
+{
+    struct ts_journal_owner o = {pid, start, 0xb007};
+
+    if (ts_journal_out_owned(j, seq, deadline, &o, text, strlen(text)) < 0)
+        return -1;
+    model_add(m, seq, deadline, text, strlen(text));
+    m->t[m->n - 1].owner = o;
     return 0;
 }
 
@@ -1001,6 +1028,72 @@ test_compact(void)
 }
 
 /*
+ * Tuples bound to a process (type 5): laid out as documented, replayed
+ * with their owner and deadline, kept so by a compaction, and counted by
+ * the check.
+ */
+static void
+test_owned(void)
+{
+    struct ts_journal_opts o = {TS_JOURNAL_ALWAYS, 0, 0, 0, 0};
+    char *dir = fresh_dir("owned"), err[512], why[8192] = "", msg[512], report[4096];
+    unsigned char rec[128];
+    struct model m = {0};
+    struct ts_journal *j;
+    size_t len, body;
+    char *buf;
+    int rc;
+
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    if (j == NULL) {
+        ok(0, "owned", "open: %s", err);
+        free(dir);
+        return;
+    }
+    do_out_owned(j, &m, 1, 0, 4242, 123456789, "[\"o\"]");
+    ts_journal_close(j);
+    /* u32 crc, u32 length, u8 type, u64 seq, u64 deadline, u64 start, u64 boot, u32 pid, text. */
+    body = 9 + 8 + 8 + 8 + 4 + 5;
+    le32(rec + 4, (uint32_t)body);
+    rec[8] = 5;
+    le64(rec + 9, 1);
+    le64(rec + 17, 0);
+    le64(rec + 25, 123456789);
+    le64(rec + 33, 0xb007);
+    le32(rec + 41, 4242);
+    memcpy(rec + 45, "[\"o\"]", 5);
+    le32(rec, ts_crc32c(0, rec + 4, body + 4));
+    buf = read_file(dir, LOG1, &len);
+    ok(buf != NULL && len == 36 + 8 + body && memcmp(buf + 36, rec, 8 + body) == 0,
+       "owned: an out bound to a process is laid out as documented", "%zu bytes", len);
+    free(buf);
+
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    do_out(j, &m, 2, 0, "[\"plain\"]");
+    do_out_owned(j, &m, 3, 1800000000000000000u, 7, 99, "[\"both\"]");
+    do_out(j, &m, 4, 1800000000000000001u, "[\"timed\"]");
+    do_out_owned(j, &m, 5, 0, 8, 100, "[\"gone\"]");
+    do_del(j, &m, 5);
+    ts_journal_close(j);
+    ok(reopen_same(dir, &m, NULL, why, sizeof why),
+       "owned: replay hands back each tuple's owner and deadline", "%s", why);
+    rc = ts_journal_check(dir, 0, report, sizeof report);
+    ok(rc == 0 && strstr(report, "of them 2 with a deadline, 2 bound to a process") != NULL,
+       "owned: the check counts the tuples with a deadline and with a process", "rc %d: %s", rc,
+       report);
+
+    j = ts_journal_open(dir, &o, NULL, NULL, NULL, err, sizeof err);
+    rc = ts_journal_compact(j, msg, sizeof msg);
+    if (rc == 0)
+        rc = finish_compaction(j, msg, sizeof msg);
+    ok(rc == 0 && file_exists(dir, SNAP1) && ts_journal_close(j) == 0 &&
+           reopen_same(dir, &m, NULL, why, sizeof why),
+       "owned: a compaction's snapshot keeps owners and deadlines", "rc %d: %s %s", rc, msg, why);
+    model_free(&m);
+    free(dir);
+}
+
+/*
  * A crash after the thread renamed its snapshot, before the journal removed
  * what it covers, leaves both; so does one that came earlier still, with
  * a .tmp.  Copying the directory at that moment makes the crash.
@@ -1562,6 +1655,7 @@ main(int argc, char **argv)
     test_bad_length();
     test_unknown_del();
     test_compact();
+    test_owned();
     test_crash_after_rename();
     test_auto_compact();
     test_child_fails();

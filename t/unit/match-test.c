@@ -381,11 +381,11 @@ test_matcher(struct mcase *mc, struct sb *why)
         sb_printf(why, "%s", mc->why);
     } else {
         int got = ts_tmpl_match(mc->tm, ts_buf_head(&mc->ct.text), ts_buf_len(&mc->ct.text),
-                                mc->ct.off, mc->ct.arity);
+                                mc->ct.off, mc->ct.arity, NULL);
         int offs_ok = check_offsets(&mc->ct, mc->tuple, why);
 
-        pass = offs_ok && (got != 0) == mc->expect;
-        if ((got != 0) != mc->expect)
+        pass = offs_ok && got == mc->expect;
+        if (got != mc->expect)
             sb_printf(why,
                       "expected %s, got %s (ts_tmpl_match returned %d)\n"
                       "tuple %s, canonical %.*s; template %s\n",
@@ -433,7 +433,7 @@ scan_cb(struct ts_tuple *t, void *arg)
 {
     struct scan_arg *a = arg;
 
-    if (ts_tmpl_match(a->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity))
+    if (ts_tmpl_match(a->tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL) == 1)
         tlist_add(a->out, t);
 }
 
@@ -1193,6 +1193,102 @@ st_range_uses_index(struct sb *why)
     return ok;
 }
 
+/* A tuple of one string: n bytes of fill, then last (if not NUL). */
+static struct ts_tuple *
+put_string(struct ts_store *st, size_t n, char fill, char last)
+{
+    char *text = must(malloc(n + 4));
+    struct ts_tuple *t;
+    uint32_t off = 1;
+
+    text[0] = '[';
+    text[1] = '"';
+    memset(text + 2, fill, n);
+    if (last != '\0')
+        text[n + 1] = last;
+    text[n + 2] = '"';
+    text[n + 3] = ']';
+    t = ts_store_add(st, text, n + 4, &off, 1);
+    free(text);
+    return t;
+}
+
+static int
+match_one(const struct ts_tmpl *tm, const struct ts_tuple *t)
+{
+    return ts_tmpl_match(tm, ts_tuple_text(t), t->len, ts_tuple_off(t), t->arity, NULL);
+}
+
+/*
+ * The regular expression budget (template.h): a string whose cost is just
+ * within it is matched, one byte more is too costly whatever it holds, and
+ * escapes count as written.  A walk adds up what it spends and stops at
+ * the tuple that passes the request's budget, after the matches before it.
+ */
+static int
+st_costly(struct sb *why)
+{
+    struct ts_store *st = ts_store_new();
+    struct ts_tmpl *tm = tmpl("[\"?~(a|b)*a(a|b){99}c\"]");
+    struct ts_tmpl *other = tmpl("[\"?~^a(.?){90}\"]");
+    uint64_t per = ts_ere_trans(tm->f[0].re) + TS_ERE_BYTE;
+    size_t max = (size_t)(TS_ERE_MATCH_BUDGET / per), want, i;
+    struct ts_tuple *fits = put_string(st, max, 'a', 'c');
+    struct ts_tuple *over = put_string(st, max + 1, 'a', 'c');
+    struct ts_tuple *nl = put_string(st, 2 * ((max + 1) / 2), '\\', '\0');
+    struct ts_iter it;
+    struct tlist got = {0};
+    char err[300];
+    int ok = 1, m;
+
+    if ((m = match_one(tm, fits)) != 1) {
+        ok = 0;
+        sb_printf(why, "a string of %zu bytes (the most within budget): got %d, not 1\n", max, m);
+    }
+    if ((m = match_one(tm, over)) != TS_MATCH_COSTLY) {
+        ok = 0;
+        sb_printf(why, "a string of %zu bytes: got %d, not TS_MATCH_COSTLY\n", max + 1, m);
+    }
+    ts_tmpl_costly(tm, ts_tuple_text(over), over->len, ts_tuple_off(over), 1, err, sizeof err);
+    if (strstr(err, "too costly to match") == NULL || strstr(err, "field 1") == NULL) {
+        ok = 0;
+        sb_printf(why, "the message for one match: %s\n", err);
+    }
+    /* The escaped backslashes: half as many bytes, the same canonical length. */
+    if ((m = match_one(tm, nl)) != (max % 2 ? TS_MATCH_COSTLY : 0)) {
+        ok = 0;
+        sb_printf(why, "%zu escaped backslashes: got %d\n", (max + 1) / 2, m);
+    }
+    ts_store_free(st);
+
+    /* A walk: each tuple costs at most a match's budget; together they pass the request's. */
+    st = ts_store_new();
+    per = ts_ere_trans(other->f[0].re) + TS_ERE_BYTE;
+    max = (size_t)(TS_ERE_MATCH_BUDGET / per);
+    want = (size_t)(TS_ERE_REQUEST_BUDGET / (per * max));
+    for (i = 0; i < want + 5; i++)
+        put_string(st, max, 'a', '\0');
+    ts_store_iter(st, other, &it);
+    while ((fits = ts_iter_next(&it)) != NULL)
+        tlist_add(&got, fits);
+    if (got.n != want || it.costly == NULL || it.costly->seq != got.t[got.n - 1]->seq + 1) {
+        ok = 0;
+        sb_printf(why, "a walk over %zu tuples of %zu bytes: %zu matches (want %zu), then %s\n",
+                  want + 5, max, got.n, want, it.costly != NULL ? "costly" : "nothing");
+    }
+    ts_tmpl_costly(other, ts_tuple_text(it.costly), it.costly->len, ts_tuple_off(it.costly), 1, err,
+                   sizeof err);
+    if (strstr(err, "all the tuples this request looks at") == NULL) {
+        ok = 0;
+        sb_printf(why, "the message for the request: %s\n", err);
+    }
+    free(got.t);
+    ts_tmpl_free(tm);
+    ts_tmpl_free(other);
+    ts_store_free(st);
+    return ok;
+}
+
 static const struct {
     const char *name;
     int (*fn)(struct sb *);
@@ -1207,6 +1303,7 @@ static const struct {
     {"store: arities and positions are kept apart", st_shapes},
     {"tuple: ts_canon_tuple rejects non-arrays and empty arrays", st_canon_tuple_errors},
     {"store: 100000 distinct keys, lookup by key returns exactly the one", st_many},
+    {"template: regular expressions within their budget, per match and per walk", st_costly},
 };
 
 /* ---- main */
