@@ -391,3 +391,184 @@ compacted() {
     [[ "$output" == *": snapshot, "* ]]
     [[ "$output" == *" 200 live tuples "* ]]
 }
+
+# The absolute deadline ts-dump -w shows for the tuple matching a template.
+deadline_of() {
+    ts-dump -w "$@" | sed -n 's/.*"deadline":\([0-9.]*\).*/\1/p'
+}
+
+# The live tuples tsd --check counts in $DATA (the daemon may be running).
+live_in_log() {
+    tsd --check "$DATA" | sed -n 's/.* records, \([0-9]*\) live tuples .*/\1/p'
+}
+
+# Write $DATA/log.0000000001 by hand: one tuple ["bound",1] bound to
+# process $1 with start time $2 (boot 0: not known), as journal.h lays it out.
+forge_bound() {
+    mkdir -m 700 "$DATA"
+    python3 - "$DATA/$LOG1" "$1" "$2" <<'PY'
+import struct, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+path, pid, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+head = b"TSJOURNL" + struct.pack("<IIQQ", 1, 1, 1, 0)
+head += struct.pack("<I", crc32c(head))
+text = b'["bound",1]'
+body = struct.pack("<BQQQQI", 5, 1, 0, start, 0, pid) + text
+rest = struct.pack("<I", len(body)) + body
+with open(path, "wb") as f:
+    f.write(head + struct.pack("<I", crc32c(rest)) + rest)
+PY
+}
+
+@test "a --ttl tuple keeps its absolute deadline across kill -9" {
+    t0=$(now_ms)
+    ts-out --ttl 3 beat h1
+    d1=$(deadline_of beat '?')
+    [ -n "$d1" ]
+    kill -9 "$TSD_PID"
+    wait_gone "$TSD_PID"
+    # Down for a while: a restart must not give the lease its 3 s again.
+    wait_for past_ms $((t0 + 1000))
+    daemon_up -D "$DATA"
+    line=$(ts-dump -w beat '?')
+    if [ -n "$line" ]; then
+        # Still there (the restart came before the deadline): the same deadline, and less left.
+        [ "$(deadline_of beat '?')" = "$d1" ]
+        left=$(echo "$line" | sed -n 's/.*"ttl":\([0-9.]*\).*/\1/p')
+        awk -v l="$left" 'BEGIN { exit !(l <= 2.05) }'
+    fi
+    wait_stat tuples 0
+    [ "$(stat_of leases)" = 0 ]
+}
+
+@test "a tuple whose deadline passed while tsd was down is not restored, and its deletion is logged" {
+    t0=$(now_ms)
+    ts-out --ttl 0.5 gone 1
+    ts-out stays 1
+    kill -9 "$TSD_PID"
+    wait_gone "$TSD_PID"
+    [ "$(live_in_log)" = 2 ]
+    wait_for past_ms $((t0 + 700))
+    daemon_up -D "$DATA"
+    [ "$(ts-dump)" = '["stays",1]' ]
+    wait_log "1 tuple passed its deadline while tsd was down: deleted"
+    [ "$(live_in_log)" = 1 ]
+}
+
+@test "an expiry and the end of a process are logged as deletions, as a confirmed take is" {
+    needs_pidfd
+    sleep 1000 &
+    p=$!
+    bg $p
+    ts-out --ttl 0.3 short 1
+    ts-out --pid "$p" mine 1
+    ts-out stays 1
+    [ "$(live_in_log)" = 3 ]
+    wait_stat leases 0
+    kill -9 "$p"
+    wait_stat tuples 1
+    # Logged as they happened, before any restart.
+    [ "$(live_in_log)" = 1 ]
+    crash_restart
+    [ "$(ts-dump)" = '["stays",1]' ]
+}
+
+@test "a tuple bound to a process that still runs is bound to it again after kill -9" {
+    needs_pidfd
+    sleep 1000 &
+    p=$!
+    bg $p
+    ts-out --pid "$p" leader h1
+    ts-out --pid "$p" --ttl 600 both h1
+    crash_restart
+    [ "$(ts-dump)" = $'["leader","h1"]\n["both","h1"]' ]
+    [[ "$(ts-dump -w leader '?')" == *"\"owner\":$p"* ]]
+    [ "$(stat_of bound)" = 2 ]
+    [ "$(stat_of leases)" = 1 ]
+    # Watched again: its end still ends them, and that is logged too.
+    kill -9 "$p"
+    wait_stat tuples 0
+    [ "$(live_in_log)" = 0 ]
+    crash_restart
+    [ "$(ts-dump)" = "" ]
+}
+
+@test "a tuple whose process ended while tsd was down is deleted at the restart, and logged" {
+    needs_pidfd
+    sleep 1000 &
+    p=$!
+    bg $p
+    ts-out --pid "$p" worker 1
+    ts-out keep 1
+    kill -9 "$TSD_PID"
+    wait_gone "$TSD_PID"
+    kill -9 "$p"
+    wait "$p" || true
+    daemon_up -D "$DATA"
+    [ "$(ts-dump)" = '["keep",1]' ]
+    wait_log "tuple \[\"worker\",1\] lived with process $p, which ended while tsd was down: deleted"
+    [ "$(live_in_log)" = 1 ]
+    [ "$(stat_of bound)" = 0 ]
+}
+
+@test "a live process with the pid but another start time is not the tuple's process" {
+    needs_pidfd
+    stop_daemon
+    TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
+    DATA=$TS_TMP/data
+    cd "$TS_TMP"
+    # This shell runs, but did not start at tick 1: another process had its pid.
+    forge_bound $$ 1
+    daemon_up -D "$DATA"
+    [ "$(ts-dump)" = "" ]
+    wait_log "lived with process $$, which ended while tsd was down: deleted"
+    [ "$(live_in_log)" = 0 ]
+    # The same record with this shell's real start time: kept, and bound to it.
+    stop_daemon
+    TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
+    DATA=$TS_TMP/data
+    cd "$TS_TMP"
+    start=$(sed 's/.*) //' "/proc/$$/stat" | cut -d ' ' -f 20)
+    forge_bound $$ "$start"
+    daemon_up -D "$DATA"
+    [ "$(ts-dump)" = '["bound",1]' ]
+    [ "$(stat_of bound)" = 1 ]
+}
+
+@test "a tuple that ended while lent does not come back after a crash" {
+    needs_pidfd
+    sleep 1000 &
+    p=$!
+    bg $p
+    ts-out --pid "$p" job mine
+    ts-out --ttl 0.3 job timed
+    "$WIRE" "$TS_SOCKET" --hold '{"op":"in","tmpl":["job","?"],"count":2}' > held &
+    bg $!
+    wait_stat lent 2
+    kill -9 "$p"
+    wait_stat bound 0
+    wait_stat leases 0
+    # Both ended while lent; the daemon dies before the holder lets go.
+    [ "$(live_in_log)" = 0 ]
+    crash_restart
+    [ "$(ts-dump)" = "" ]
+    [ "$(stat_of lent)" = 0 ]
+}
+
+@test "a job held for a retry comes back at once after a restart, counting attempts from 1" {
+    ts-out job 1
+    "$WIRE" "$TS_SOCKET" --replies 2 '{"op":"in","tmpl":["job","?"],"job":true}' \
+        '{"op":"job","outcome":"retry","id":1,"delay":600}' > retried
+    [ "$(sed -n 1p retried)" = '{"id":1,"attempt":1,"seq":0,"tuple":["job",1]}' ]
+    [[ "$(ts-dump -w)" == *'{"retry":{"attempt":2,'* ]]
+    crash_restart
+    [ "$(ts-dump -w)" = '{"tuple":["job",1]}' ]
+    run wire '{"op":"in","tmpl":["job","?"],"job":true}'
+    [ "$output" = '{"id":1,"attempt":1,"seq":0,"tuple":["job",1]}' ]
+}
