@@ -120,7 +120,8 @@ $(B)/t/unit/%: $(B)/t/unit/%.o $(B)/libtsd.a $(B)/libts.a
 
 FUZZ_SMOKE ?= 15
 
-check: all $(UNIT)
+# check builds the bench client too, so that it cannot stop compiling unseen.
+check: all $(UNIT) $(B)/bench/tsbench
 	TS_BIN=$(abspath $(B)/bin) TS_UNIT=$(abspath $(B)/t/unit) TS_FUZZ_SECONDS=$(FUZZ_SMOKE) \
 	    TS_ASAN=$(TS_ASAN) TS_BUILD=$(abspath $(B)) scripts/run-tests
 

@@ -222,3 +222,23 @@ while True:
     tsd -k -s "$TS_TMP/s2"
     [ "$(stat -c %a "$TS_TMP/mine.log")" = 600 ]
 }
+
+@test "an --unless, a dump or a follower whose template is too costly for a stored tuple" {
+    ts-out "$(ab_string 10240)"
+    # --unless cannot say nothing matches: nothing is put, exit 4.
+    run timeout 60 ts-out --unless "$COSTLY" new
+    [ "$status" -eq 4 ]
+    [[ "$output" == "ts-out: unless: too costly to match: "* ]]
+    run ts-dump -S
+    [[ "$output" == *"tuples 1"* ]]
+    # A dump with the template fails the same way.
+    run timeout 60 ts-dump "$COSTLY"
+    [ "$status" -eq 4 ]
+    [[ "$output" == "ts-dump: too costly to match: "* ]]
+    # A follower with it is shown the out of such a tuple: it may match.
+    timeout 60 ts-dump -f -n 1 "$COSTLY" > "$TS_TMP/follow" &
+    bg $!
+    wait_stat followers 1
+    ts-out "$(ab_string 10240)"
+    wait_for lines_with "$TS_TMP/follow" '"event":"out"' 1
+}

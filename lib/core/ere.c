@@ -517,6 +517,15 @@ parse_repeat(struct parse *ps, struct size *a)
         *a = size_opt(*a);
         ts_buf_add(&ps->out, "?", 1);
     } else {
+        const unsigned char *q;
+
+        /* glibc reads \, in an interval as a comma: a{\,2} is a{,2} there. */
+        for (q = ps->p; q < ps->end && *q != '}'; q++) {
+            if (*q == '\\') {
+                fail(ps, ENOTSUP, at, "a backslash inside an interval {m,n} is not supported");
+                return;
+            }
+        }
         if (!parse_count(ps, &m))
             m = -1;
         if (ps->p < ps->end && *ps->p == ',') {

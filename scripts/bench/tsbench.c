@@ -615,114 +615,119 @@ cmd_putleases(const char *path, int n, double ttl)
     srand48(getpid());
     r->fd = connect_to(path);
     put_leases(r, "pending", n, ttl / 2, ttl);
-    /* One request on r, through its final line: returns the time, and its code in *how. */
-    static double ask(struct reader * r, const char *req, size_t n, char *how, size_t howlen)
-    {
-        double t0 = now();
-        int tuples = 0;
-        char *line, *code;
+    return 0;
+}
 
-        send_all(r->fd, req, n);
-        while (strncmp(line = read_line(r), "{\"ok\":", 6) != 0)
-            tuples++;
-        if (strncmp(line, "{\"ok\":true", 10) == 0)
-            snprintf(how, howlen, "%s", tuples ? "match" : "ok");
-        else if ((code = strstr(line, "\"code\":\"")) != NULL)
-            snprintf(how, howlen, "%.*s", (int)strcspn(code + 8, "\""), code + 8);
-        else
-            snprintf(how, howlen, "error");
-        return now() - t0;
-    }
+/* One request on r, through its final line: returns the time, and its code in *how. */
+static double
+ask(struct reader *r, const char *req, size_t n, char *how, size_t howlen)
+{
+    double t0 = now();
+    int tuples = 0;
+    char *line, *code;
 
-    static int cmd_regex(const char *path, long n, double seconds, const char *tmpl)
-    {
-        static const char stats[] = "{\"op\":\"stats\"}\n";
-        struct reader *r = calloc(1, sizeof *r), *other = calloc(1, sizeof *other);
-        size_t cap = (size_t)n + 64, len, reqlen, nrtt = 0, rttcap = 1 << 16;
-        double idle[200], times[20], *rtt = malloc(rttcap * sizeof *rtt), end, worst = 0, busy;
-        char *out = malloc(cap), *req = malloc(strlen(tmpl) + 64), how[64], junk[64];
-        char status[64], rss[64] = "?";
-        long i, served = 0, pid;
-        int fds[2];
-        pid_t child;
-        FILE *f;
+    send_all(r->fd, req, n);
+    while (strncmp(line = read_line(r), "{\"ok\":", 6) != 0)
+        tuples++;
+    if (strncmp(line, "{\"ok\":true", 10) == 0)
+        snprintf(how, howlen, "%s", tuples ? "match" : "ok");
+    else if ((code = strstr(line, "\"code\":\"")) != NULL)
+        snprintf(how, howlen, "%.*s", (int)strcspn(code + 8, "\""), code + 8);
+    else
+        snprintf(how, howlen, "error");
+    return now() - t0;
+}
 
-        r->fd = connect_to(path);
-        other->fd = connect_to(path);
-        srand(14);
-        len = (size_t)sprintf(out, "{\"op\":\"out\",\"tuple\":[\"");
-        for (i = 0; i < n; i++)
-            out[len++] = "ab"[rand() & 1];
-        len += (size_t)sprintf(out + len, "\"]}\n");
-        ask(r, out, len, how, sizeof how);
-        for (i = 0; i < 200; i++)
-            idle[i] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
-        reqlen = (size_t)sprintf(req, "{\"op\":\"rd\",\"tmpl\":%s,\"timeout\":0}\n", tmpl);
-        for (i = 0; i < 20; i++)
-            times[i] = ask(r, req, reqlen, how, sizeof how);
-        if (pipe(fds) < 0)
-            die("pipe");
-        if ((child = fork()) < 0)
-            die("fork");
-        if (child == 0) {
-            end = now() + seconds;
-            while (now() < end) {
-                ask(r, req, reqlen, junk, sizeof junk);
-                served++;
-            }
-            dprintf(fds[1], "%ld\n", served);
-            _exit(0);
-        }
-        close(fds[1]);
+static int
+cmd_regex(const char *path, long n, double seconds, const char *tmpl)
+{
+    static const char stats[] = "{\"op\":\"stats\"}\n";
+    struct reader *r = calloc(1, sizeof *r), *other = calloc(1, sizeof *other);
+    size_t cap = (size_t)n + 64, len, reqlen, nrtt = 0, rttcap = 1 << 16;
+    double idle[200], times[20], *rtt = malloc(rttcap * sizeof *rtt), end, worst = 0, busy;
+    char *out = malloc(cap), *req = malloc(strlen(tmpl) + 64), how[64], junk[64];
+    char status[64], rss[64] = "?";
+    long i, served = 0, pid;
+    int fds[2];
+    pid_t child;
+    FILE *f;
+
+    r->fd = connect_to(path);
+    other->fd = connect_to(path);
+    srand(14);
+    len = (size_t)sprintf(out, "{\"op\":\"out\",\"tuple\":[\"");
+    for (i = 0; i < n; i++)
+        out[len++] = "ab"[rand() & 1];
+    len += (size_t)sprintf(out + len, "\"]}\n");
+    ask(r, out, len, how, sizeof how);
+    for (i = 0; i < 200; i++)
+        idle[i] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
+    reqlen = (size_t)sprintf(req, "{\"op\":\"rd\",\"tmpl\":%s,\"timeout\":0}\n", tmpl);
+    for (i = 0; i < 20; i++)
+        times[i] = ask(r, req, reqlen, how, sizeof how);
+    if (pipe(fds) < 0)
+        die("pipe");
+    if ((child = fork()) < 0)
+        die("fork");
+    if (child == 0) {
         end = now() + seconds;
         while (now() < end) {
-            if (nrtt == rttcap)
-                rtt = realloc(rtt, (rttcap *= 2) * sizeof *rtt);
-            rtt[nrtt] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
-            if (rtt[nrtt] > worst)
-                worst = rtt[nrtt];
-            nrtt++;
+            ask(r, req, reqlen, junk, sizeof junk);
+            served++;
         }
-        f = fdopen(fds[0], "r");
-        if (f == NULL || fscanf(f, "%ld", &served) != 1)
-            served = -1;
-        waitpid(child, NULL, 0);
-        pid = stat_of(other, "pid");
-        snprintf(status, sizeof status, "/proc/%ld/status", pid);
-        if ((f = fopen(status, "r")) != NULL) {
-            while (fgets(junk, sizeof junk, f) != NULL)
-                if (sscanf(junk, "VmRSS: %63s", rss) == 1)
-                    break;
-            fclose(f);
-        }
-        busy = median(rtt, (int)nrtt); /* sorts rtt, for the 99th percentile */
-        printf("bytes %ld\noutcome %s\nrequest_us %.1f\nidle_rtt_us %.1f\nbusy_rtt_us %.1f\n"
-               "busy_rtt_p99_us %.1f\nbusy_rtt_max_us %.1f\nrequests_meanwhile %ld\nrss_kb %s\n",
-               n, how, median(times, 20) * 1e6, median(idle, 200) * 1e6, busy * 1e6,
-               rtt[nrtt * 99 / 100] * 1e6, worst * 1e6, served, rss);
-        return 0;
+        dprintf(fds[1], "%ld\n", served);
+        _exit(0);
     }
+    close(fds[1]);
+    end = now() + seconds;
+    while (now() < end) {
+        if (nrtt == rttcap)
+            rtt = realloc(rtt, (rttcap *= 2) * sizeof *rtt);
+        rtt[nrtt] = ask(other, stats, sizeof stats - 1, junk, sizeof junk);
+        if (rtt[nrtt] > worst)
+            worst = rtt[nrtt];
+        nrtt++;
+    }
+    f = fdopen(fds[0], "r");
+    if (f == NULL || fscanf(f, "%ld", &served) != 1)
+        served = -1;
+    waitpid(child, NULL, 0);
+    pid = stat_of(other, "pid");
+    snprintf(status, sizeof status, "/proc/%ld/status", pid);
+    if ((f = fopen(status, "r")) != NULL) {
+        while (fgets(junk, sizeof junk, f) != NULL)
+            if (sscanf(junk, "VmRSS: %63s", rss) == 1)
+                break;
+        fclose(f);
+    }
+    busy = median(rtt, (int)nrtt); /* sorts rtt, for the 99th percentile */
+    printf("bytes %ld\noutcome %s\nrequest_us %.1f\nidle_rtt_us %.1f\nbusy_rtt_us %.1f\n"
+           "busy_rtt_p99_us %.1f\nbusy_rtt_max_us %.1f\nrequests_meanwhile %ld\nrss_kb %s\n",
+           n, how, median(times, 20) * 1e6, median(idle, 200) * 1e6, busy * 1e6,
+           rtt[nrtt * 99 / 100] * 1e6, worst * 1e6, served, rss);
+    return 0;
+}
 
-    int main(int argc, char **argv)
-    {
-        if (argc == 6 && strcmp(argv[1], "pairs") == 0)
-            return cmd_pairs(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
-        if (argc == 5 && strcmp(argv[1], "take") == 0)
-            return cmd_take(argv[2], atoi(argv[3]), atol(argv[4]));
-        if (argc == 4 && strcmp(argv[1], "rdall") == 0)
-            return cmd_rdall(argv[2], atoi(argv[3]));
-        if (argc == 4 && strcmp(argv[1], "waiters") == 0)
-            return cmd_waiters(argv[2], atoi(argv[3]));
-        if (argc == 5 && strcmp(argv[1], "idle") == 0)
-            return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
-        if (argc == 5 && strcmp(argv[1], "leases") == 0)
-            return cmd_leases(argv[2], atoi(argv[3]), atof(argv[4]));
-        if (argc == 5 && strcmp(argv[1], "putleases") == 0)
-            return cmd_putleases(argv[2], atoi(argv[3]), atof(argv[4]));
-        if (argc == 6 && strcmp(argv[1], "regex") == 0)
-            return cmd_regex(argv[2], atol(argv[3]), atof(argv[4]), argv[5]);
-        fprintf(stderr,
-                "usage: tsbench pairs|take|rdall|waiters|idle|leases|putleases|regex SOCKET "
-                "... (see the source)\n");
-        return 2;
-    }
+int
+main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[1], "pairs") == 0)
+        return cmd_pairs(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
+    if (argc == 5 && strcmp(argv[1], "take") == 0)
+        return cmd_take(argv[2], atoi(argv[3]), atol(argv[4]));
+    if (argc == 4 && strcmp(argv[1], "rdall") == 0)
+        return cmd_rdall(argv[2], atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "waiters") == 0)
+        return cmd_waiters(argv[2], atoi(argv[3]));
+    if (argc == 5 && strcmp(argv[1], "idle") == 0)
+        return cmd_idle(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc == 5 && strcmp(argv[1], "leases") == 0)
+        return cmd_leases(argv[2], atoi(argv[3]), atof(argv[4]));
+    if (argc == 5 && strcmp(argv[1], "putleases") == 0)
+        return cmd_putleases(argv[2], atoi(argv[3]), atof(argv[4]));
+    if (argc == 6 && strcmp(argv[1], "regex") == 0)
+        return cmd_regex(argv[2], atol(argv[3]), atof(argv[4]), argv[5]);
+    fprintf(stderr, "usage: tsbench pairs|take|rdall|waiters|idle|leases|putleases|regex SOCKET "
+                    "... (see the source)\n");
+    return 2;
+}
