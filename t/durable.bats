@@ -572,3 +572,21 @@ PY
     run wire '{"op":"in","tmpl":["job","?"],"job":true}'
     [ "$output" = '{"id":1,"attempt":1,"seq":0,"tuple":["job",1]}' ]
 }
+
+@test "a restart sends the event stream nothing of what it replays" {
+    ts-out keep 1
+    ts-out --ttl 0.3 gone 1
+    t0=$(now_ms)
+    kill -9 "$TSD_PID"
+    wait_gone "$TSD_PID"
+    wait_for past_ms $((t0 + 500))
+    daemon_up -D "$DATA"
+    ts-dump -f > "$TS_TMP/ev" 3>&- &
+    bg $!
+    wait_stat followers 1
+    ts-out marker 1
+    wait_for lines_at_least "$TS_TMP/ev" 1
+    [ "$(ts-dump)" = $'["keep",1]\n["marker",1]' ]
+    [ "$(wc -l < "$TS_TMP/ev")" = 1 ]
+    [[ "$(cat "$TS_TMP/ev")" == '{"event":"out",'*'"tuple":["marker",1]}' ]]
+}
