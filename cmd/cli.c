@@ -116,6 +116,19 @@ ts_parse_seconds(const char *s, double *out)
     return 0;
 }
 
+long
+ts_parse_count(const char *s)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || n < 1)
+        ts_die(TS_EXIT_USAGE, "bad count '%s': a positive integer is needed", s);
+    return n;
+}
+
 /* A number as JSON writes one: the one kind of field word that may start with '-'. */
 static int
 json_number(const char *s)
@@ -355,7 +368,7 @@ ts_cli_query(int argc, char **argv, int take)
     size_t i;
     struct ts_conn *conn;
     json_t *tmpl;
-    char err[400], *end;
+    char err[400];
     int ch, rc, jflag = 0, qflag = 0, flags = 0, hold = 0, run = 0, nfields;
 
     ts_cli_init(take ? "ts-in" : "ts-rd");
@@ -375,12 +388,7 @@ ts_cli_query(int argc, char **argv, int take)
             *(ch == 'H' ? &hold : &run) = 1;
             break;
         case 'j': jflag = 1; break;
-        case 'n':
-            errno = 0;
-            q.count = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || q.count < 1)
-                ts_die(TS_EXIT_USAGE, "bad count '%s': a positive integer is needed", optarg);
-            break;
+        case 'n': q.count = ts_parse_count(optarg); break;
         case 'q': qflag = 1; break;
         case 'S': flags |= TS_WORDS_STRINGS; break;
         case 's': sock = optarg; break;

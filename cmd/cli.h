@@ -27,6 +27,8 @@ void ts_version(void) __attribute__((noreturn));
 
 /* Parse a non-negative number of seconds (fractions allowed); -1 if bad. */
 int ts_parse_seconds(const char *s, double *out);
+/* The count of an -n option: a positive integer, or exit 2 naming it. */
+long ts_parse_count(const char *s);
 
 /*
  * The field words that follow the options: exits 2 when one looks like an

@@ -59,7 +59,7 @@ main(int argc, char **argv)
     const char *sock = NULL, *lastarg = NULL;
     struct ts_conn *conn;
     json_t *tmpl = NULL;
-    char err[400], *end;
+    char err[400];
     int ch, fflag = 0, sflag = 0, wflag = 0, flags = 0, rc;
     long count = -1;
     double seconds = -1;
@@ -71,12 +71,7 @@ main(int argc, char **argv)
         switch (ch) {
         case 'f': fflag = 1; break;
         case 'h': ts_help(USAGE, help_text);
-        case 'n':
-            errno = 0;
-            count = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || count < 1)
-                ts_die(TS_EXIT_USAGE, "bad count '%s': a positive integer is needed", optarg);
-            break;
+        case 'n': count = ts_parse_count(optarg); break;
         case 'S': sflag = 1; break;
         case 's': sock = optarg; break;
         case 'T': flags |= TS_WORDS_STRINGS; break;

@@ -87,7 +87,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *sock = NULL;
-    char path[TS_PATH_MAX + 1], *end;
+    char path[TS_PATH_MAX + 1];
     struct snap prev = {0}, cur;
     struct ts_buf screen = TS_BUF_INIT;
     struct ts_conn *conn;
@@ -104,12 +104,7 @@ main(int argc, char **argv)
                 ts_die(TS_EXIT_USAGE, "bad delay '%s': seconds above 0 are needed", optarg);
             break;
         case 'h': ts_help(USAGE, help_text);
-        case 'n':
-            errno = 0;
-            count = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || count < 1)
-                ts_die(TS_EXIT_USAGE, "bad count '%s': a positive integer is needed", optarg);
-            break;
+        case 'n': count = ts_parse_count(optarg); break;
         case 's': sock = optarg; break;
         case 'V': ts_version();
         default: ts_usage(USAGE);

@@ -92,3 +92,13 @@ load helper
     grep -q 'noglob' "$BATS_TEST_DIRNAME/../man/ts-tuples.7"
     grep -q 'no matches found' "$BATS_TEST_DIRNAME/../man/ts-tuples.7"
 }
+
+@test "a bad -n count is exit 2, with the same words in every command" {
+    for cmd in ts-in ts-rd ts-dump ts-top; do
+        for n in 0 -1 x 1x ''; do
+            run "$cmd" -n "$n" job
+            [ "$status" -eq 2 ]
+            [ "$output" = "$cmd: bad count '$n': a positive integer is needed" ]
+        done
+    done
+}
