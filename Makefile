@@ -36,18 +36,19 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-p
        -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(JANSSON_CFLAGS) $(TRE_CFLAGS) -fPIC -MMD -MP
-LDLIBS = $(JANSSON_LIBS) $(TRE_LIBS) -lm
+# The journal compacts in a thread (lib/daemon/journal.c).
+LDLIBS = $(JANSSON_LIBS) $(TRE_LIBS) -lm -pthread
 
 B ?= build
 
-CORE_SRCS = lib/core/buf.c lib/core/ere.c lib/core/mem.c lib/core/placeholder.c lib/core/scan.c \
-            lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
+CORE_SRCS = lib/core/buf.c lib/core/crc32c.c lib/core/ere.c lib/core/mem.c lib/core/placeholder.c \
+            lib/core/scan.c lib/core/sockpath.c lib/core/template.c lib/core/tuple.c lib/core/wire.c
 CLIENT_SRCS = lib/client/bulk.c lib/client/conn.c lib/client/field.c lib/client/query.c
 DAEMON_SRCS = lib/daemon/block.c lib/daemon/dump.c lib/daemon/events.c lib/daemon/explain.c \
-              lib/daemon/follow.c lib/daemon/index.c lib/daemon/lease.c lib/daemon/log.c \
-              lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c lib/daemon/server.c \
-              lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c lib/daemon/waiter.c \
-              lib/daemon/worker.c
+              lib/daemon/follow.c lib/daemon/index.c lib/daemon/journal.c lib/daemon/lease.c \
+              lib/daemon/log.c lib/daemon/loop.c lib/daemon/notify.c lib/daemon/ops.c \
+              lib/daemon/server.c lib/daemon/session.c lib/daemon/space.c lib/daemon/store.c \
+              lib/daemon/waiter.c lib/daemon/worker.c
 CLI_SRCS = cmd/cli.c cmd/hold.c
 PUBLIC_HDR = lib/client/ts.h
 PROGS = tsd ts-out ts-in ts-rd ts-dump ts-eval ts-worker ts-top
@@ -67,7 +68,7 @@ CLIENT_OBJS = $(CLIENT_SRCS:%.c=$(B)/%.o)
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(B)/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/%.o)
 BINS = $(PROGS:%=$(B)/bin/%)
-UNIT = $(B)/t/unit/match-test $(B)/t/unit/placeholder-test
+UNIT = $(B)/t/unit/match-test $(B)/t/unit/placeholder-test $(B)/t/unit/journal-test
 
 all: $(BINS) $(B)/libts.a $(B)/libts.so.$(SOVERSION)
 
@@ -145,9 +146,21 @@ $(B)/bench/tsbench: scripts/bench/tsbench.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ scripts/bench/tsbench.c
 
-bench: all $(B)/bench/tsbench
+$(B)/bench/journal-bench: scripts/bench/journal-bench.c $(B)/libtsd.a $(B)/libts.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 $(INC_daemon) -o $@ scripts/bench/journal-bench.c \
+	    $(B)/libtsd.a $(B)/libts.a $(LDLIBS)
+
+bench: all $(B)/bench/tsbench $(B)/bench/journal-bench
 	TS_BIN=$(abspath $(B)/bin) TSBENCH=$(abspath $(B)/bench/tsbench) OUT=$(abspath $(B)/bench) \
-	    QUICK=$(QUICK) scripts/bench/run
+	    JOURNAL_BENCH=$(abspath $(B)/bench/journal-bench) QUICK=$(QUICK) scripts/bench/run
+
+# The crash test of the durable space (t/lib/crash.py) with CRASH_KILLS
+# kills of the daemon; make check runs it with 20.
+CRASH_KILLS ?= 500
+crash: all
+	@d=$$(mktemp -d); PATH=$(abspath $(B)/bin):$$PATH python3 t/lib/crash.py "$$d/crash" \
+	    $(CRASH_KILLS); s=$$?; rm -rf "$$d"; exit $$s
 
 demo: all
 	PATH=$(abspath $(B)/bin):$$PATH scripts/examples/demo
@@ -192,7 +205,7 @@ format-check:
 clean:
 	rm -rf build build-* build-fuzz.log
 
-.PHONY: all check asan bench demo install uninstall format format-check clean soak valgrind-check
+.PHONY: all check asan bench crash demo install uninstall format format-check clean soak valgrind-check
 .SECONDARY:
 
 -include $(CORE_OBJS:.o=.d) $(CLIENT_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CLI_OBJS:.o=.d) \

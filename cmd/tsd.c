@@ -14,16 +14,21 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
 #include "server.h"
 
 #define USAGE                                                                                      \
-    "tsd [-dhk] [-l logfile] [-m bytes] [-s socket]\n"                                             \
-    "       tsd [-l logfile] [-m bytes] [-s socket] -- command [arg ...]"
+    "tsd [-dhk] [-D dir] [-l logfile] [-m bytes] [-s socket] [--batch-ms ms]\n"                    \
+    "           [--compact-min bytes] [--sync always|batch|none]\n"                                \
+    "       tsd [-l logfile] [-m bytes] [-s socket] -- command [arg ...]\n"                        \
+    "       tsd --check dir [--fix]"
 
 static const char help_text[] =
+    "  -D, --data dir\n"
+    "                keep the space durably in dir (created mode 0700), replaying it at start\n"
     "  -d            run in the background; print shell commands that set TS_SOCKET and\n"
     "                TSD_PID (use: eval \"$(tsd -d)\")\n"
     "  -h, --help    show this help\n"
@@ -33,11 +38,25 @@ static const char help_text[] =
     "  -m bytes      longest request line accepted (default 16777216)\n"
     "  -s socket     the socket (default: $TS_SOCKET, $XDG_RUNTIME_DIR/ts/default,\n"
     "                /tmp/ts-UID/default; with -- command, a new private one)\n"
+    "  --batch-ms ms with --sync batch: longest a change waits for its sync (default 100)\n"
+    "  --check dir   describe the durable space in dir; exit 1 if it is damaged\n"
+    "  --compact-min bytes\n"
+    "                rewrite the log only once it is at least this big (default 1048576)\n"
+    "  --fix         with --check: truncate a damaged log at its first bad record\n"
+    "  --sync always|batch|none\n"
+    "                with -D: reply once the change is on disk (always, the default), sync\n"
+    "                every --batch-ms (batch), or leave syncing to the system (none)\n"
     "  --version     show the version\n"
     "  -- command    run command with TS_SOCKET set to a space of its own, which stops\n"
     "                when it exits; tsd exits with the command's status\n"
-    "\nExit: 0 done, 2 usage or socket refused, 3 no daemon to stop, 4 other failure.\n";
+    "\nExit: 0 done, 1 damaged (--check), 2 usage, socket or directory refused, 3 no daemon\n"
+    "to stop, 4 other failure.\n";
 
+enum { OPT_BATCH = 256, OPT_CHECK, OPT_COMPACT, OPT_FIX, OPT_SYNC };
+
+static int check(const char *dir, int fix);
+static unsigned long long number(const char *s, unsigned long long lo, unsigned long long hi,
+                                 const char *what);
 static int stop_daemon(const char *path);
 static void worker_program(char *out, size_t outlen);
 static void print_quoted(const char *s);
@@ -56,17 +75,24 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"batch-ms", required_argument, NULL, OPT_BATCH},
+        {"check", required_argument, NULL, OPT_CHECK},
+        {"compact-min", required_argument, NULL, OPT_COMPACT},
+        {"data", required_argument, NULL, 'D'},
+        {"fix", no_argument, NULL, OPT_FIX},
         {"help", no_argument, NULL, 'h'},
         {"log", required_argument, NULL, 'l'},
+        {"sync", required_argument, NULL, OPT_SYNC},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static const char optstring[] = "+dhkl:m:s:";
-    const char *sock = NULL, *logfile = NULL;
-    char path[TS_PATH_MAX + 1], dir[TS_PATH_MAX + 1] = "", err[400], helper[4096], *end;
+    static const char optstring[] = "+D:dhkl:m:s:";
+    const char *sock = NULL, *logfile = NULL, *data = NULL, *checkdir = NULL;
+    char path[TS_PATH_MAX + 1], dir[TS_PATH_MAX + 1] = "", err[400], helper[4096];
     unsigned long long maxline = TS_MAXLINE_DEFAULT;
+    struct ts_journal_opts jo = {TS_JOURNAL_ALWAYS, 0, 0, 0, 0};
     struct ts_server *srv;
-    int ch, dflag = 0, kflag = 0, logfd = -1, dashdash;
+    int ch, dflag = 0, kflag = 0, fix = 0, durable_opts = 0, logfd = -1, dashdash;
     pid_t pid;
 
     ts_cli_init("tsd");
@@ -86,19 +112,34 @@ main(int argc, char **argv)
         on_exit(failed_eval, NULL);
     while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (ch) {
+        case 'D': data = optarg; break;
         case 'd': dflag = 1; break;
         case 'h': ts_help(USAGE, help_text);
         case 'k': kflag = 1; break;
         case 'l': logfile = optarg; break;
-        case 'm':
-            errno = 0;
-            maxline = strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || maxline < 64 ||
-                maxline > (1ull << 32))
-                ts_die(TS_EXIT_USAGE, "bad size '%s': bytes from 64 to 4294967296 are needed",
-                       optarg);
-            break;
+        case 'm': maxline = number(optarg, 64, 1ull << 32, "bytes"); break;
         case 's': sock = optarg; break;
+        case OPT_BATCH:
+            jo.batch_ms = (unsigned)number(optarg, 1, 60000, "milliseconds");
+            durable_opts = 1;
+            break;
+        case OPT_CHECK: checkdir = optarg; break;
+        case OPT_COMPACT:
+            jo.compact_min = number(optarg, 1, 1ull << 50, "bytes");
+            durable_opts = 1;
+            break;
+        case OPT_FIX: fix = 1; break;
+        case OPT_SYNC:
+            if (strcmp(optarg, "always") == 0)
+                jo.sync = TS_JOURNAL_ALWAYS;
+            else if (strcmp(optarg, "batch") == 0)
+                jo.sync = TS_JOURNAL_BATCH;
+            else if (strcmp(optarg, "none") == 0)
+                jo.sync = TS_JOURNAL_NONE;
+            else
+                ts_die(TS_EXIT_USAGE, "bad sync policy '%s': always, batch or none", optarg);
+            durable_opts = 1;
+            break;
         case 'V': ts_version();
         default: ts_usage(USAGE);
         }
@@ -108,6 +149,21 @@ main(int argc, char **argv)
     if ((optind != argc && !dashdash) || (dashdash && optind == argc) || (kflag && dflag) ||
         (dashdash && (kflag || dflag)))
         ts_usage(USAGE);
+    if (checkdir != NULL) {
+        if (dflag || kflag || dashdash || data != NULL || logfile != NULL || sock != NULL ||
+            durable_opts)
+            ts_die(TS_EXIT_USAGE, "--check takes no other option but --fix");
+        return check(checkdir, fix);
+    }
+    if (fix)
+        ts_die(TS_EXIT_USAGE, "--fix goes with --check");
+    if (durable_opts && data == NULL)
+        ts_die(TS_EXIT_USAGE, "--batch-ms, --compact-min and --sync go with -D");
+    if (kflag && data != NULL)
+        ts_die(TS_EXIT_USAGE, "-k takes no -D");
+    /* A command's private space goes with the command: there is nothing to keep. */
+    if (dashdash && data != NULL)
+        ts_die(TS_EXIT_USAGE, "-D does not go with -- command");
     if (dashdash && sock == NULL)
         private_socket(path, sizeof path, dir, sizeof dir);
     else if (ts_socket_path(sock, path, err, sizeof err) != TS_EXIT_OK)
@@ -132,6 +188,12 @@ main(int argc, char **argv)
             rmdir(dir);
         ts_die(TS_EXIT_USAGE, "%s", err);
     }
+    /* Replayed before the fork: a directory that cannot be used fails tsd -d itself. */
+    if (data != NULL && ts_server_durable(srv, data, &jo, err, sizeof err) < 0) {
+        unlink(path);
+        ts_server_detach(srv);
+        ts_die(TS_EXIT_USAGE, "%s", err);
+    }
     if (dashdash)
         return run_command(srv, path, dir, logfd, argv + optind);
     if (dflag) {
@@ -141,13 +203,15 @@ main(int argc, char **argv)
         if (pid < 0)
             ts_die(TS_EXIT_FAIL, "fork: %s", strerror(errno));
         if (pid > 0) {
-            ts_server_detach(srv);
             printf("TS_SOCKET=");
             print_quoted(path);
             printf("; export TS_SOCKET; TSD_PID=%ld; export TSD_PID;\n", (long)pid);
             if (fflush(stdout) != 0)
                 return TS_EXIT_FAIL;
             eval_done = 1;
+            /* The caller's eval need not wait while a replayed space is freed. */
+            fclose(stdout);
+            ts_server_detach(srv);
             return TS_EXIT_OK;
         }
         eval_done = 1;
@@ -204,8 +268,7 @@ detach(struct ts_server *srv, int logfd)
     if (logfd > 2)
         close(logfd);
     /* Whatever else the caller left open (a test runner's pipe, say) is not ours. */
-    close_range(3, (unsigned)ts_server_fd(srv) - 1, 0);
-    close_range((unsigned)ts_server_fd(srv) + 1, ~0u, 0);
+    ts_server_close_others(srv);
     if (chdir("/") < 0)
         (void)0;
 }
@@ -316,6 +379,54 @@ run_command(struct ts_server *srv, const char *path, const char *dir, int logfd,
     if (dir[0] != '\0')
         rmdir(dir);
     return code;
+}
+
+/*
+ * tsd --check: the report on stdout; damage also gets a line on stderr, so
+ * that it shows when the report goes elsewhere.
+ */
+static int
+check(const char *dir, int fix)
+{
+    size_t cap = 1 << 16;
+    char *report = ts_xmalloc(cap);
+    int rc = ts_journal_check(dir, fix, report, cap);
+
+    if (rc < 0) {
+        /* The report says why (after what a failed fix did, if anything). */
+        size_t n = strlen(report);
+
+        while (n > 0 && report[n - 1] == '\n')
+            report[--n] = '\0';
+        ts_die(TS_EXIT_USAGE, "%s", report);
+    }
+    fputs(report, stdout);
+    free(report);
+    if (fflush(stdout) != 0)
+        ts_die(TS_EXIT_FAIL, "cannot write the report: %s", strerror(errno));
+    switch (rc) {
+    case 0:
+    case 2: return TS_EXIT_OK; /* 2: repaired, and the report says what was cut */
+    default:
+        ts_warn("%s is damaged%s", dir,
+                fix ? " and cannot be repaired" : "; tsd --check --fix truncates its log there");
+        return TS_EXIT_NOMATCH;
+    }
+}
+
+/* A decimal option argument from lo to hi, or a usage error naming the unit. */
+static unsigned long long
+number(const char *s, unsigned long long lo, unsigned long long hi, const char *what)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < lo || v > hi)
+        ts_die(TS_EXIT_USAGE, "bad %s '%s': %s from %llu to %llu are needed",
+               strcmp(what, "bytes") == 0 ? "size" : "number", s, what, lo, hi);
+    return v;
 }
 
 /* Gone, or a zombie waiting for its parent: either way, no longer running. */

@@ -35,9 +35,9 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
               -fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra \
               -Ilib/core -Ilib/client -Ilib/daemon \
               $(FUZZ_JANSSON_CFLAGS) $(FUZZ_TRE_CFLAGS) $(FUZZ_EXTRA_CFLAGS)
-FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) $(FUZZ_TRE_LIBS) -lm
+FUZZ_LIBS = $(FUZZ_JANSSON_LIBS) $(FUZZ_TRE_LIBS) -lm -pthread
 
-FUZZ_TARGETS = request words match scan
+FUZZ_TARGETS = request words match scan journal
 FUZZ_LIB_SRCS = $(wildcard lib/*/*.c)
 FUZZ_LIB_HDRS = $(wildcard lib/*/*.h)
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
@@ -51,6 +51,7 @@ FUZZ_OPTS_request = -close_fd_mask=2 -dict=fuzz/request.dict -max_len=4096 -time
 FUZZ_OPTS_words = -dict=fuzz/words.dict -max_len=1024 -timeout=$(FUZZ_TIMEOUT)
 FUZZ_OPTS_match = -dict=fuzz/match.dict -max_len=1024 -timeout=$(FUZZ_TIMEOUT)
 FUZZ_OPTS_scan = -dict=fuzz/scan.dict -max_len=1024 -timeout=$(FUZZ_TIMEOUT)
+FUZZ_OPTS_journal = -dict=fuzz/journal.dict -max_len=4096 -timeout=$(FUZZ_TIMEOUT)
 
 # The shell commands that run one target; failures are collected in $failed.
 define _fuzz_run

@@ -7,6 +7,14 @@ export PATH
 start_daemon() {
     TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
     export TS_TMP
+    daemon_up "$@" || return 1
+    # Unquoted formals such as ? are shell globs: run where no file matches them.
+    cd "$TS_TMP" || return 1
+}
+
+# Start this test's daemon (again) on its socket in $TS_TMP; arguments go to tsd.
+daemon_up() {
+    TSD_PID=
     if [ -n "${TS_VALGRIND:-}" ]; then
         # make valgrind-check: the daemon (and its forks) under memcheck, one log per process.
         eval "$(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -15,13 +23,28 @@ start_daemon() {
     else
         eval "$(tsd -d -s "$TS_TMP/sock" -l "$TS_TMP/tsd.log" "$@")"
     fi
-    # Unquoted formals such as ? are shell globs: run where no file matches them.
-    cd "$TS_TMP" || return 1
     [ -n "$TSD_PID" ] && [ -S "$TS_SOCKET" ] || return 1
     # tsd -d returns as soon as the socket listens.  Until the daemon logs
     # that, it may still be closing descriptors it inherited, or reading the
     # time zone for that first line: not yet the state tests compare with.
-    wait_for grep -q "listening on" "$TS_TMP/tsd.log"
+    wait_for grep -q "^tsd\[$TSD_PID\] .* listening on" "$TS_TMP/tsd.log"
+}
+
+# A durable space (tsd -D) in $TS_TMP/data, named $DATA; arguments go to tsd.
+start_durable() {
+    TS_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/ts.XXXXXX")
+    export TS_TMP
+    DATA=$TS_TMP/data
+    daemon_up -D "$DATA" "$@" || return 1
+    cd "$TS_TMP" || return 1
+}
+
+# The daemon dies as in a crash (SIGKILL); then the same space starts again
+# on $DATA (arguments go to tsd).
+crash_restart() {
+    kill -9 "$TSD_PID"
+    wait_gone "$TSD_PID" || return 1
+    daemon_up -D "$DATA" "$@"
 }
 
 stop_daemon() {

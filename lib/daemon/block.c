@@ -1,6 +1,7 @@
 /*
  * block.c: waiting requests, lending and confirmation (see block.h).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "block.h"
 #include "follow.h"
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "session.h"
@@ -206,6 +208,9 @@ ts_block_deliver(struct ts_waiter *w, struct ts_tuple *t, void *arg)
         if (b->worker != NULL)
             seq = ts_worker_holds(b->worker, ts_tuple_text(t), t->len, t->failed + 1u);
     }
+    /* A tuple whose out is not yet synced is not shown before it is (sync always). */
+    if (t->seq > b->ctx->synced_seq)
+        b->need = b->ctx->writes;
     if (b->job && w->take)
         ts_wire_job_tuple(&b->client->out, id, t->failed + 1u, seq, ts_tuple_text(t), t->len);
     else
@@ -252,10 +257,25 @@ ts_block_drained(struct ts_block *b)
 void
 ts_block_confirm(struct ts_block *b, uint64_t upto)
 {
-    while (b->lent0 < b->nlent && b->lent[b->lent0].id <= upto) {
-        ts_space_confirm(b->ctx->space, b->lent[b->lent0].t, b->client->pid);
-        b->lent0++;
+    struct ts_journal *j = b->ctx->journal;
+    size_t i, n, logged = 0;
+
+    /* One whose lease ended while it was lent has its deletion logged already. */
+    for (n = 0; b->lent0 + n < b->nlent && b->lent[b->lent0 + n].id <= upto; n++) {
+        const struct ts_tuple *t = b->lent[b->lent0 + n].t;
+
+        if (j != NULL && !ts_space_ended(t) && ts_journal_del(j, t->seq, t->len) == 0)
+            logged++;
     }
+    if (logged > 0 && ts_blocking_write(b->ctx) < 0)
+        ts_log("%zu confirmed take%s not logged: %s; if tsd restarts before its next "
+               "compaction, %s back",
+               logged, logged == 1 ? "" : "s", strerror(errno),
+               logged == 1 ? "it comes" : "they come");
+    else if (logged > 0)
+        b->need = b->ctx->writes; /* a job's reply says it is done: after the sync (always) */
+    for (i = 0; i < n; i++)
+        ts_space_confirm(b->ctx->space, b->lent[b->lent0++].t, b->client->pid);
     if (b->lent0 == b->nlent) {
         b->lent0 = b->nlent = 0;
         if (b->worker != NULL)
@@ -289,6 +309,26 @@ ts_block_end(struct ts_block *b)
     ts_timer_cancel(b->ctx->loop, &b->timer);
     b->client->flags &= ~TS_CLIENT_BLOCKED;
     ts_client_touch(b->client, TS_CLIENT_RESUME);
+}
+
+int
+ts_blocking_write(struct ts_blocking *bl)
+{
+    int e;
+
+    if (ts_journal_write(bl->journal) == 0) {
+        if (bl->failing)
+            ts_log("the journal is written again: outs are stored");
+        bl->failing = 0;
+        bl->writes++;
+        return 0;
+    }
+    e = errno;
+    if (!bl->failing)
+        ts_log("cannot write the journal: %s; refusing outs until it can", strerror(e));
+    bl->failing = 1;
+    errno = e;
+    return -1;
 }
 
 int

@@ -95,6 +95,7 @@
 
 struct ts_client;
 struct ts_follow;
+struct ts_journal;
 struct ts_worker;
 struct ts_workers;
 
@@ -125,6 +126,11 @@ struct ts_hold {
 struct ts_blocking {
     struct ts_space *space;
     struct ts_loop *loop;
+    struct ts_journal *journal; /* the durable space's log (tsd -D), or NULL */
+    int failing;                /* its last write failed (logged once, not per request) */
+    uint64_t writes;            /* successful writes to it, counted ... */
+    uint64_t synced;            /* ... and how many of them are synced (sync always) */
+    uint64_t synced_seq;        /* every tuple up to this seq is synced (sync always) */
     struct ts_workers *workers; /* to know a worker's connection, and to stop waiting for some */
     struct ts_hold *holds;      /* jobs held for a retry, newest first */
     size_t nholds;
@@ -155,6 +161,7 @@ struct ts_block {
     size_t lentcap;
     uint64_t next_id;         /* last delivery id handed out */
     struct ts_worker *worker; /* the eval worker this client is, or NULL */
+    uint64_t need;            /* its output waits until this many journal writes are synced */
     int job;                  /* the in being served is a worker's ("job":true) */
     struct ts_follow *follow; /* the event stream it follows, or NULL */
 };
@@ -187,8 +194,20 @@ void ts_block_costly(struct ts_waiter *w, const char *why, void *arg);
  */
 void ts_block_drained(struct ts_block *b);
 
-/* An ack: confirm every lent tuple with an id up to upto. */
+/*
+ * An ack: confirm every lent tuple with an id up to upto.  In a durable
+ * space the deletions are logged first, in one write; if that write fails
+ * the tuples are deleted all the same, and logged as such: a restart before
+ * the next compaction brings them back, which the at-least-once rule allows.
+ */
 void ts_block_confirm(struct ts_block *b, uint64_t upto);
+
+/*
+ * Write what was appended to the journal.  -1 with errno when it failed
+ * (the records are dropped); the first failure of a run, and the first
+ * success after it, go to the log.
+ */
+int ts_blocking_write(struct ts_blocking *bl);
 
 /* Is id lent to this client and not yet confirmed? */
 int ts_block_lends(const struct ts_block *b, uint64_t id);

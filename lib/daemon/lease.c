@@ -2,8 +2,11 @@
  * lease.c: deadlines and the processes tuples live with (see lease.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 struct ts_owner {
     pid_t pid;
     int fd;                 /* its pidfd, in the loop */
+    struct ts_proc_id id;   /* read while fd showed it alive */
     struct ts_lease *head;  /* its leases */
     size_t n;               /* how many */
     struct ts_owner *chain; /* next in the same slot of the table */
@@ -39,6 +43,8 @@ static void owner_free(struct ts_leases *ls, struct ts_owner *o);
 static void link_to(struct ts_lease **head, struct ts_lease *l);
 static void unlink_from(struct ts_lease **head, struct ts_lease *l);
 static void detach(struct ts_leases *ls, struct ts_lease *l);
+static ssize_t read_file(const char *path, char *buf, size_t len);
+static uint64_t boot_id(void);
 
 int64_t
 ts_wall_ns(void)
@@ -139,10 +145,103 @@ has_ended(int fd)
     return poll(&p, 1, 0) > 0;
 }
 
+/* Read up to len - 1 bytes of a small file, NUL-terminated; -1 with errno. */
+static ssize_t
+read_file(const char *path, char *buf, size_t len)
+{
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    do
+        n = read(fd, buf, len - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/* The first 64 bits of this boot's id, read once; 0 if it cannot be read. */
+static uint64_t
+boot_id(void)
+{
+    static uint64_t id;
+    static int done;
+    char buf[64];
+    const char *p;
+    int k = 0;
+
+    if (done)
+        return id;
+    done = 1;
+    if (read_file("/proc/sys/kernel/random/boot_id", buf, sizeof buf) < 0)
+        return 0;
+    for (p = buf; *p != '\0' && k < 16; p++) {
+        const char *hex = "0123456789abcdef", *d;
+
+        if (*p == '-')
+            continue;
+        if ((d = strchr(hex, *p)) == NULL)
+            break;
+        id = id << 4 | (uint64_t)(d - hex);
+        k++;
+    }
+    if (k < 16)
+        id = 0;
+    return id;
+}
+
+int
+ts_proc_id(pid_t pid, struct ts_proc_id *id)
+{
+    char path[64], buf[1024], *p, *end;
+    unsigned long long start;
+    int field;
+
+    id->start = 0;
+    id->boot = boot_id();
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (read_file(path, buf, sizeof buf) < 0) {
+        if (errno == ENOENT)
+            errno = ESRCH;
+        return -1;
+    }
+    /* "pid (comm) state ...": comm may hold anything, so count from its last ')'. */
+    if ((p = strrchr(buf, ')')) == NULL)
+        return 0;
+    for (field = 2; field < 22 && *p != '\0'; p++)
+        if (*p == ' ')
+            field++;
+    if (field == 22) {
+        errno = 0;
+        start = strtoull(p, &end, 10);
+        if (errno == 0 && end != p)
+            id->start = start;
+    }
+    return 0;
+}
+
+int
+ts_leases_owner_id(struct ts_leases *ls, pid_t pid, struct ts_proc_id *id)
+{
+    struct ts_owner *o = find(ls, pid);
+
+    if (o == NULL) {
+        errno = ESRCH;
+        return -1;
+    }
+    *id = o->id;
+    return 0;
+}
+
 int
 ts_leases_watch(struct ts_leases *ls, pid_t pid)
 {
     struct ts_owner *o = find(ls, pid), **pp;
+    struct ts_proc_id id;
     int fd;
 
     if (pid <= 0) {
@@ -161,8 +260,13 @@ ts_leases_watch(struct ts_leases *ls, pid_t pid)
     fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0)
         return -1;
-    /* A process that has ended but is not yet reaped has a pidfd too. */
-    if (has_ended(fd)) {
+    /*
+     * Its identity is read before the pidfd is asked whether it ended: if
+     * it has not, the pid was not given to another process in between, so
+     * what was read is this one's.  A process that has ended but is not
+     * yet reaped has a pidfd too.
+     */
+    if ((ts_proc_id(pid, &id) < 0 && errno == ESRCH) || has_ended(fd)) {
         close(fd);
         errno = ESRCH;
         return -1;
@@ -187,6 +291,7 @@ ts_leases_watch(struct ts_leases *ls, pid_t pid)
     o = ts_xcalloc(1, sizeof *o);
     o->pid = pid;
     o->fd = fd;
+    o->id = id;
     o->ls = ls;
     if (ts_loop_add(ls->loop, fd, EPOLLIN, on_pidfd, o) < 0) {
         int e = errno;

@@ -77,6 +77,29 @@ void ts_leases_free(struct ts_leases *ls);
  */
 int ts_leases_watch(struct ts_leases *ls, pid_t pid);
 
+/*
+ * Who a process is, beyond its pid, which the kernel gives out again: when
+ * it started, in clock ticks after boot (field 22 of /proc/PID/stat), and
+ * in which boot (the first 64 bits of the boot id).  A durable space keeps
+ * these with a tuple bound to the process, and after a restart takes the
+ * process with that pid for the same one only if they match.  A field that
+ * cannot be read (no /proc) is 0.
+ */
+struct ts_proc_id {
+    uint64_t start;
+    uint64_t boot;
+};
+
+/* Read pid's identity now: 0, or -1 with errno (ESRCH: no such process). */
+int ts_proc_id(pid_t pid, struct ts_proc_id *id);
+
+/*
+ * The identity of a watched process, read when the watch began and while
+ * its pidfd showed it alive, so it is that process's and no later one's:
+ * 0, or -1 with ESRCH when pid is not watched.
+ */
+int ts_leases_owner_id(struct ts_leases *ls, pid_t pid, struct ts_proc_id *id);
+
 /* Stop watching pid if no tuple lives with it (a request that put nothing). */
 void ts_leases_unwatch(struct ts_leases *ls, pid_t pid);
 

@@ -53,6 +53,12 @@ ts_loop_new(void)
     return loop;
 }
 
+int
+ts_loop_fd(const struct ts_loop *loop)
+{
+    return loop->epfd;
+}
+
 void
 ts_loop_free(struct ts_loop *loop)
 {

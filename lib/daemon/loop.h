@@ -31,6 +31,8 @@ uint64_t ts_now(void);
 
 struct ts_loop *ts_loop_new(void);
 void ts_loop_free(struct ts_loop *loop);
+/* Its epoll descriptor, for a daemon that closes every other one it inherited. */
+int ts_loop_fd(const struct ts_loop *loop);
 
 /* Watch fd for the EPOLL* bits in events; returns -1 with errno on failure. */
 int ts_loop_add(struct ts_loop *loop, int fd, uint32_t events, ts_io_fn *fn, void *arg);

@@ -17,6 +17,7 @@
 
 #include "dump.h"
 #include "follow.h"
+#include "journal.h"
 #include "log.h"
 #include "mem.h"
 #include "ops.h"
@@ -34,7 +35,10 @@ static op_fn op_ack, op_dump, op_eval, op_follow, op_in, op_job, op_out, op_rd, 
 static int quick(struct ts_client *c, const char *line, size_t len);
 static void serve_ask(struct ts_client *c, json_t *req, int take);
 static void store_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p);
-static uint64_t store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p);
+static int store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p,
+                       uint64_t *stored);
+static int log_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p);
+static void unlogged(struct ts_blocking *bl, uint64_t seq, size_t len);
 static void eval_start(struct ts_client *c, json_t *req);
 static void eval_stop(struct ts_client *c, json_t *req);
 static void eval_wait(struct ts_client *c, json_t *req);
@@ -174,19 +178,31 @@ quick(struct ts_client *c, const char *line, size_t len)
 static void
 store_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p)
 {
-    ts_wire_ok_n(&c->out, store_quiet(c, b, p));
+    uint64_t n;
+
+    if (store_quiet(c, b, p, &n) < 0)
+        return;
+    ts_wire_ok_n(&c->out, n);
     ts_client_touch(c, 0);
 }
 
-/* Put a batch's tuples into the space, in order; returns how many were stored. */
-static uint64_t
-store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p)
+/*
+ * Put a batch's tuples into the space, in order, and count in *stored
+ * those that were (a tuple that ends as it is put is not).  In a durable
+ * space they are logged first; if they cannot be, nothing is put, the
+ * client has its error, and -1 is returned.
+ */
+static int
+store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p, uint64_t *stored)
 {
-    struct ts_space *space = ctx_of(c)->blocking.space;
+    struct ts_blocking *bl = &ctx_of(c)->blocking;
+    struct ts_space *space = bl->space;
     struct ts_put plain = {0, 0, c->pid};
-    uint64_t n = 0;
+    uint64_t n = 0, seq = ts_store_seq(space->store);
     size_t i;
 
+    if (bl->journal != NULL && log_batch(c, b, p) < 0)
+        return -1;
     for (i = 0; i < b->n; i++) {
         const char *text;
         const uint32_t *off;
@@ -194,9 +210,82 @@ store_quiet(struct ts_client *c, const struct ts_batch *b, const struct ts_put *
         size_t len;
 
         ts_batch_get(b, i, &text, &len, &off, &arity);
-        n += (uint64_t)ts_space_put(space, text, len, off, arity, p != NULL ? p : &plain);
+        if (ts_space_put(space, text, len, off, arity, p != NULL ? p : &plain))
+            n++;
+        else if (bl->journal != NULL)
+            unlogged(bl, seq + 1 + i, len);
     }
-    return n;
+    *stored = n;
+    return 0;
+}
+
+/*
+ * The durable space: log the batch's outs, with the seqs the store is
+ * about to give them and their lease (an absolute deadline, and the
+ * process they live with, known by its pid and start time), in one write,
+ * before anything is stored or answered.  If the write fails, nothing is
+ * stored and the client is told so.
+ */
+static int
+log_batch(struct ts_client *c, const struct ts_batch *b, const struct ts_put *p)
+{
+    struct ts_blocking *bl = &ctx_of(c)->blocking;
+    uint64_t seq = ts_store_seq(bl->space->store);
+    uint64_t deadline = p != NULL && p->deadline > 0 ? (uint64_t)p->deadline : 0;
+    struct ts_journal_owner owner = {0, 0, 0};
+    struct ts_proc_id id;
+    const uint32_t *off;
+    const char *text;
+    uint32_t arity;
+    size_t i, len;
+    int r;
+
+    if (p != NULL && p->owner != 0) {
+        /* Watched already (op_out), so its identity is known; 0s if /proc could not tell. */
+        if (ts_leases_owner_id(bl->space->leases, p->owner, &id) == 0) {
+            owner.start = id.start;
+            owner.boot = id.boot;
+        }
+        owner.pid = (uint32_t)p->owner;
+    }
+    for (i = 0; i < b->n; i++) {
+        ts_batch_get(b, i, &text, &len, &off, &arity);
+        if (owner.pid != 0)
+            r = ts_journal_out_owned(bl->journal, seq + 1 + i, deadline, &owner, text, len);
+        else
+            r = ts_journal_out(bl->journal, seq + 1 + i, deadline, text, len);
+        if (r < 0) {
+            ts_journal_discard(bl->journal);
+            ts_client_error(c, "storage", "nothing stored: tuple %zu cannot be logged: %s", i + 1,
+                            errno == EMSGSIZE ? "longer than the journal's 1 GiB limit"
+                                              : strerror(errno));
+            return -1;
+        }
+    }
+    if (b->n > 0 && ts_blocking_write(bl) < 0) {
+        ts_client_error(c, "storage", "nothing stored: cannot write the journal: %s",
+                        strerror(errno));
+        return -1;
+    }
+    block_of(c)->need = bl->writes;
+    return 0;
+}
+
+/*
+ * A tuple logged with seq but not stored: it ended as it was put (its
+ * deadline passed in between).  The store must not give seq to the next
+ * tuple, and the log gets its deletion.  If that cannot be written, a
+ * restart does not bring it back all the same: its deadline has passed.
+ */
+static void
+unlogged(struct ts_blocking *bl, uint64_t seq, size_t len)
+{
+    struct ts_store *st = bl->space->store;
+
+    if (ts_store_seq(st) < seq)
+        ts_store_set_seq(st, seq);
+    if (ts_journal_del(bl->journal, seq, len) == 0)
+        ts_blocking_write(bl);
 }
 
 /*
@@ -351,7 +440,7 @@ op_job(struct ts_client *c, json_t *req)
     json_t *status = json_object_get(req, "status");
     struct ts_batch batch = TS_BATCH_INIT;
     const char *oc = json_string_value(outcome);
-    uint64_t lent = 0;
+    uint64_t lent = 0, stored;
     double d = 0;
     char err[300];
 
@@ -397,8 +486,11 @@ op_job(struct ts_client *c, json_t *req)
              ts_worker_defer(b->worker, json_incref(tuples),
                              status != NULL ? (int)json_integer_value(status) : 0))
         batch.n = 0; /* kept for later */
-    else
-        store_quiet(c, &batch, NULL);
+    else if (store_quiet(c, &batch, NULL, &stored) < 0) {
+        /* Nothing stored, and the job not confirmed: it stays lent. */
+        ts_batch_free(&batch);
+        return;
+    }
     if (id != NULL && strcmp(oc, "retry") != 0)
         ts_block_confirm(b, lent);
     if (b->worker != NULL && id != NULL)
@@ -432,6 +524,9 @@ op_dump(struct ts_client *c, json_t *req)
     struct ts_tmpl *tm = NULL;
     char err[300];
     size_t i;
+
+    /* It may list tuples whose outs are not yet synced. */
+    block_of(c)->need = o->blocking.writes;
 
     for (i = 0; i < 3; i++) {
         json_t *v = json_object_get(req, flags[i]);
@@ -583,6 +678,15 @@ op_stats(struct ts_client *c, json_t *req)
     names = json_object();
     ts_workers_tally(o->workers, names);
     json_object_set_new(reply, "names", names);
+    if (o->blocking.journal != NULL) {
+        struct ts_journal_stats js;
+        json_t *st = json_object_get(reply, "stats");
+
+        ts_journal_stats(o->blocking.journal, &js);
+        json_object_set_new(st, "log_bytes", json_integer((json_int_t)js.log_bytes));
+        json_object_set_new(st, "syncs", json_integer((json_int_t)js.syncs));
+        json_object_set_new(st, "compactions", json_integer((json_int_t)js.compactions));
+    }
     if (g != NULL && json_integer_value(g) > 0)
         json_object_set_new(reply, "groups", groups(space->store, (size_t)json_integer_value(g)));
     ts_wire_json(&c->out, reply);

@@ -239,8 +239,13 @@ ts_client_serve(struct ts_client *c)
 static int
 flush_output(struct ts_client *c)
 {
+    struct ts_clients *all = c->all;
     ssize_t n;
 
+    if (ts_buf_len(&c->out) > 0 && all->writable != NULL && !all->writable(all->commit_arg, c)) {
+        c->flags |= TS_CLIENT_HELD;
+        return 0;
+    }
     while (ts_buf_len(&c->out) > 0) {
         n = send(c->fd, ts_buf_head(&c->out), ts_buf_len(&c->out), MSG_NOSIGNAL);
         if (n > 0) {
@@ -304,6 +309,8 @@ ts_clients_service(struct ts_clients *all)
 {
     struct ts_client *list = all->pending, *c, **pp;
 
+    if (all->commit != NULL)
+        all->commit(all->commit_arg);
     all->pending = NULL;
     while ((c = list) != NULL) {
         list = c->pnext;
@@ -313,6 +320,9 @@ ts_clients_service(struct ts_clients *all)
         c->flags &= ~TS_CLIENT_PENDING;
         if ((c->flags & TS_CLIENT_RESUME) && !(c->flags & TS_CLIENT_BLOCKED))
             ts_client_touch(c, 0); /* read budget used up: again next turn */
+        if (c->flags & TS_CLIENT_HELD)
+            ts_client_touch(c, 0); /* output waits for a sync: next turn */
+        c->flags &= ~TS_CLIENT_HELD;
     }
     /* Lost clients may have been queued again meanwhile: drop them first. */
     for (pp = &all->pending; *pp != NULL;) {

@@ -36,6 +36,7 @@
 #define TS_CLIENT_DEAD 0x10      /* lost; on the dead list */
 #define TS_CLIENT_BLOCKED 0x20   /* a request waits: only acks are served (block.h) */
 #define TS_CLIENT_THROTTLED 0x40 /* output over the high mark: not reading */
+#define TS_CLIENT_HELD 0x80      /* output waits for what it answers to be durable */
 
 /*
  * Output queued beyond this stops serving the client's requests (but acks)
@@ -68,6 +69,19 @@ struct ts_clients {
     void (*lost)(struct ts_client *c);
     /* A waiting client has read its queued output down to TS_OUT_LOW. */
     void (*drained)(struct ts_client *c);
+    /*
+     * The durable space (journal.h) under sync always: a reply may not be
+     * written before the records it depends on are synced.  ts_clients_service
+     * calls commit once, before it writes anything, to sync what was
+     * written (one sync for the replies of the whole loop iteration: a group
+     * commit), then asks writable before each client's output is written.
+     * Output that must wait (replies to requests served after the commit,
+     * such as resumed ones) stays queued and the client pending, so the
+     * loop comes back at once.  Both NULL in memory.
+     */
+    void (*commit)(void *arg);
+    int (*writable)(void *arg, struct ts_client *c);
+    void *commit_arg;
     void *ctx; /* the serving layer's own state */
 };
 

@@ -77,6 +77,7 @@ ts_space_init(struct ts_space *sp, struct ts_loop *loop, struct ts_events *event
     sp->events = events;
     sp->deliver = deliver;
     sp->costly = costly;
+    sp->ended = NULL;
     sp->arg = arg;
     sp->rds = NULL;
     sp->rdcap = 0;
@@ -180,6 +181,8 @@ lease_ended(void *arg, struct ts_lease *l, enum ts_lease_end why, pid_t owner)
     struct ts_tuple *t = l->t;
 
     tell(sp, why == TS_LEASE_EXPIRED ? TS_EV_EXPIRE : TS_EV_GONE, owner, t, l);
+    if (sp->ended != NULL)
+        sp->ended(t, sp->arg);
     if (!t->lent)
         drop(sp, t);
 }
@@ -289,6 +292,14 @@ ts_space_alive(struct ts_space *sp, const struct ts_tuple *t)
 
     (void)sp;
     return l == NULL || (!l->ended && !ts_lease_due(l, ts_now()));
+}
+
+int
+ts_space_ended(const struct ts_tuple *t)
+{
+    const struct ts_lease *l = ts_lease_of(t);
+
+    return l != NULL && l->ended;
 }
 
 void

@@ -33,6 +33,15 @@ typedef int ts_deliver_fn(struct ts_waiter *w, struct ts_tuple *t, void *arg);
  */
 typedef void ts_costly_fn(struct ts_waiter *w, const char *why, void *arg);
 
+/*
+ * A tuple's lease ended (its deadline came, its process ended): it is gone
+ * for good from this moment, even while it is lent and its holder has not
+ * let go of it yet.  Called once per tuple, before anything else is done
+ * with it; a durable space logs the deletion here, and logs nothing when
+ * such a tuple is later confirmed.
+ */
+typedef void ts_ended_fn(const struct ts_tuple *t, void *arg);
+
 struct ts_space {
     struct ts_store *store;
     struct ts_waiters waiters;
@@ -40,6 +49,7 @@ struct ts_space {
     struct ts_events *events; /* told what happens; may be NULL */
     ts_deliver_fn *deliver;
     ts_costly_fn *costly;
+    ts_ended_fn *ended; /* NULL unless set after ts_space_init */
     void *arg;
     struct ts_waiter **rds; /* scratch for ts_waiters_match */
     size_t rdcap;
@@ -96,6 +106,9 @@ int ts_space_find(struct ts_space *sp, const struct ts_tmpl *tm, const struct ts
 
 /* Is t still there to be seen: not ended, not past its deadline? */
 int ts_space_alive(struct ts_space *sp, const struct ts_tuple *t);
+
+/* Has t's lease ended (it is lent, and goes when its holder lets go)? */
+int ts_space_ended(const struct ts_tuple *t);
 
 /* The taker (client by) confirmed a lent tuple: it is gone for good. */
 void ts_space_confirm(struct ts_space *sp, struct ts_tuple *t, pid_t by);

@@ -595,3 +595,15 @@ ts_store_unlend(struct ts_store *st, struct ts_tuple *t)
     t->lent = 0;
     st->lent--;
 }
+
+uint64_t
+ts_store_seq(const struct ts_store *st)
+{
+    return st->seq;
+}
+
+void
+ts_store_set_seq(struct ts_store *st, uint64_t seq)
+{
+    st->seq = seq;
+}

@@ -119,6 +119,14 @@ struct ts_tuple *ts_iter_next(struct ts_iter *it);
 
 /* Call fn for every visible tuple of every arity, oldest first. */
 void ts_store_each(struct ts_store *st, void (*fn)(struct ts_tuple *, void *), void *arg);
+/*
+ * The highest seq given out so far; the next tuple added gets the one
+ * after it.  The durable space logs each tuple with the seq it is about to
+ * get, and replays a tuple by setting the seq to one below its own before
+ * adding it; seqs must only go up, since adding appends to the lists.
+ */
+uint64_t ts_store_seq(const struct ts_store *st);
+void ts_store_set_seq(struct ts_store *st, uint64_t seq);
 
 /*
  * The oldest tuple of one list, lent ones included, and in *k the link that
