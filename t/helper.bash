@@ -81,6 +81,12 @@ setup() {
 }
 
 teardown() {
+    # A failed test shows whether its daemon still runs, and the end of its log.
+    if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -n "${TS_TMP:-}" ] && [ -f "$TS_TMP/tsd.log" ]; then
+        [ -z "${TSD_PID:-}" ] || kill -0 "$TSD_PID" 2>/dev/null || echo "# tsd $TSD_PID is gone" >&2
+        echo "# the end of tsd.log:" >&2
+        tail -n 20 "$TS_TMP/tsd.log" | sed 's/^/#   /' >&2
+    fi
     # Anything a test left running in the background is stopped by its PID.
     if [ -n "${BG_PIDS:-}" ]; then
         kill -9 $BG_PIDS 2>/dev/null || true
