@@ -203,6 +203,8 @@ static int valid_after(const unsigned char *p, size_t from, size_t size);
 static int write_all(int fd, const void *p, size_t n, uint64_t off, int64_t *budget);
 static int disk_full(const char *fail_while);
 static size_t extra_of(int type);
+static int append_out(struct ts_journal *j, int type, uint64_t seq, uint64_t deadline,
+                      const struct ts_journal_owner *owner, const char *text, size_t len);
 static size_t add_record(struct ts_buf *b, int type, uint64_t seq, uint64_t deadline,
                          const struct ts_journal_owner *owner, const char *text, size_t len);
 static void owner_of(const struct entry *e, struct ts_journal_owner *o);
@@ -1255,8 +1257,10 @@ ts_journal_set_pid(struct ts_journal *j)
 
 /* ---- appending, writing, syncing */
 
-int
-ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+/* An out of either kind: checked, buffered, counted. */
+static int
+append_out(struct ts_journal *j, int type, uint64_t seq, uint64_t deadline,
+           const struct ts_journal_owner *owner, const char *text, size_t len)
 {
     if (seq <= j->hiseq || seq >= SEQ_LIMIT) {
         errno = EINVAL;
@@ -1266,10 +1270,16 @@ ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const char
         errno = EMSGSIZE;
         return -1;
     }
-    add_record(&j->out, deadline != 0 ? REC_OUTD : REC_OUT, seq, deadline, NULL, text, len);
+    add_record(&j->out, type, seq, deadline, owner, text, len);
     j->hiseq = seq;
     j->live += record_cost(len);
     return 0;
+}
+
+int
+ts_journal_out(struct ts_journal *j, uint64_t seq, uint64_t deadline, const char *text, size_t len)
+{
+    return append_out(j, deadline != 0 ? REC_OUTD : REC_OUT, seq, deadline, NULL, text, len);
 }
 
 int
@@ -1278,18 +1288,7 @@ ts_journal_out_owned(struct ts_journal *j, uint64_t seq, uint64_t deadline,
 {
     if (owner == NULL || owner->pid == 0)
         return ts_journal_out(j, seq, deadline, text, len);
-    if (seq <= j->hiseq || seq >= SEQ_LIMIT) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (len > TS_JOURNAL_MAX_TEXT) {
-        errno = EMSGSIZE;
-        return -1;
-    }
-    add_record(&j->out, REC_OUTP, seq, deadline, owner, text, len);
-    j->hiseq = seq;
-    j->live += record_cost(len);
-    return 0;
+    return append_out(j, REC_OUTP, seq, deadline, owner, text, len);
 }
 
 int
